@@ -1,0 +1,82 @@
+// The declarative model of one host's cloud, as written in the YAML file (see examples/quickstart.yaml and
+// docs/CONFIG.md). Every declaration remembers where it came from, so errors can name file, line and field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace cloudlet {
+
+struct SourceLoc {
+  std::string file;
+  int line = 0;  // 1-based; 0 when unknown (e.g. built in code)
+};
+
+enum class PortModeDecl : uint8_t { kAccess, kTrunk, kDot1qTunnel };
+
+struct VlanDecl {
+  uint16_t id = 0;
+  std::string name;
+  SourceLoc loc;
+};
+
+// A port on a switch that attaches an existing host interface, or creates a TAP device.
+struct PortDecl {
+  std::string name;
+  std::string interface;  // existing kernel interface (AF_PACKET); exclusive with `tap`
+  std::string tap;        // TAP device to create
+  PortModeDecl mode = PortModeDecl::kAccess;
+  uint16_t vlan = 0;                // access VLAN / dot1q-tunnel service VLAN
+  std::vector<uint16_t> vlans;      // trunk: allowed VLANs
+  uint16_t native_vlan = 0;         // trunk: 0 = none
+  uint16_t tpid = 0x8100;           // trunk: 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+  std::optional<uint32_t> max_macs; // default: the switch's port_max_macs
+  SourceLoc loc;
+};
+
+struct SwitchDecl {
+  std::string name;
+  uint32_t max_macs = 8192;
+  uint32_t port_max_macs = 1024;
+  uint32_t mac_aging_seconds = 300;
+  std::vector<PortDecl> ports;
+  SourceLoc loc;
+};
+
+// A trunk between two switches on this host (a veth pair, one end a trunk port on each switch).
+struct LinkDecl {
+  std::string name;
+  std::string a, b;  // switch names
+  std::vector<uint16_t> vlans;
+  uint16_t native_vlan = 0;
+  uint16_t tpid = 0x8100;
+  SourceLoc loc;
+};
+
+// A workload's network attachment. For now a network namespace with a veth whose other end is an access port.
+struct EndpointDecl {
+  std::string name;
+  std::string switch_name;
+  uint16_t vlan = 0;
+  std::string netns;                   // default: the endpoint's name
+  std::string interface = "eth0";      // name inside the namespace
+  std::vector<std::string> addresses;  // CIDR, IPv4 or IPv6, e.g. "10.10.0.11/24"
+  std::string gateway;                 // optional default route
+  std::string mac;                     // optional fixed MAC, "02:..."
+  uint32_t mtu = 1500;
+  SourceLoc loc;
+};
+
+struct CloudConfig {
+  std::string source;  // file the config was read from
+  std::vector<VlanDecl> vlans;
+  std::vector<SwitchDecl> switches;
+  std::vector<LinkDecl> links;
+  std::vector<EndpointDecl> endpoints;
+};
+
+}  // namespace cloudlet
