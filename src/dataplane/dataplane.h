@@ -9,8 +9,8 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "dataplane/counters.h"
-#include "dataplane/vlan_switch.h"
+#include "switch/counters.h"
+#include "switch/vlan_switch.h"
 #include "port/port.h"
 
 namespace cloudlet {

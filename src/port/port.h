@@ -8,7 +8,7 @@
 #include <span>
 #include <string>
 
-#include "dataplane/packet.h"
+#include "net/packet.h"
 
 namespace cloudlet {
 

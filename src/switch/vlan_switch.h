@@ -1,6 +1,6 @@
 // VlanSwitch: the sans-IO core of cloudlet's VLAN-aware learning switch.
 // It takes a batch of frames received on one port and the current time, and returns, per egress port, the frames
-// to transmit with the tag each must carry. No sockets, no threads, no clock reads: the runtime (switch_runtime.h)
+// to transmit with the tag each must carry. No sockets, no threads, no clock reads: the runtime (dataplane/dataplane.h)
 // does the I/O, which keeps every forwarding rule unit-testable and benchmarkable in process.
 //
 // Rules (IEEE 802.1Q as a user of OVS or a hardware switch expects them):
@@ -24,9 +24,9 @@
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "dataplane/counters.h"
-#include "dataplane/mac_table.h"
-#include "dataplane/packet.h"
+#include "switch/counters.h"
+#include "switch/mac_table.h"
+#include "net/packet.h"
 
 namespace cloudlet {
 
