@@ -106,6 +106,18 @@ e2e_cleanup() {
   return $rc
 }
 
+# e2e_unwind MARK: runs (LIFO) and forgets the cleanup steps registered since MARK=${#E2E_CLEANUP[@]} was taken,
+# to tear down one stage of a test early (e.g. one switch variant of a benchmark) and keep the rest.
+e2e_unwind() {
+  local mark=$1 i
+  for ((i = ${#E2E_CLEANUP[@]} - 1; i >= mark; i--)); do
+    [[ "$E2E_VERBOSE" == 1 ]] && e2e_log "unwind: ${E2E_CLEANUP[i]}"
+    eval "${E2E_CLEANUP[i]}" >/dev/null 2>&1 || true
+    unset 'E2E_CLEANUP[i]'
+  done
+  return 0
+}
+
 e2e_on_exit() {
   local rc=$?
   e2e_cleanup
