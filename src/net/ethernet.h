@@ -121,7 +121,10 @@ inline FrameError ParseFrame(const uint8_t* data, size_t len, FrameView* view) {
   size_t off = 2 * kEthAddrLen;
   uint16_t type = LoadBe16(data + off);
   while (IsVlanTpid(type) && view->num_tags < kMaxParsedTags) {
-    if (len < off + kVlanTagLen + 2) return FrameError::kTruncatedTag;
+    if (len < off + kVlanTagLen + 2) {
+      *view = FrameView{};  // a failed parse leaves nothing half-filled to misuse
+      return FrameError::kTruncatedTag;
+    }
     view->tags[view->num_tags++] = VlanTag{type, LoadBe16(data + off + 2)};
     off += kVlanTagLen;
     type = LoadBe16(data + off);
