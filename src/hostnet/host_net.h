@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,16 +38,24 @@ class HostNet {
   static Status CreateNetns(const std::string& name);  // ok if it exists
   static Status DeleteNetns(const std::string& name);  // ok if absent; removes the interfaces inside with it
   static std::vector<std::string> ListNetns();
+  // Runs `fn` with the network namespace `netns` ("" = the calling thread's own, run inline) on a short-lived
+  // thread that setns()'d into it; the calling thread never switches. Sockets `fn` opens live in `netns`.
+  static Status RunInNetns(const std::string& netns, const std::function<Status()>& fn);
 
   // Links in the current namespace (netns "") or in a named namespace.
   static std::optional<LinkInfo> GetLink(const std::string& ifname, const std::string& netns = "");
-  static Status CreateVeth(const VethSpec& spec);  // ok if an identical pair exists
+  // Creates the pair with the peer moved into `peer_netns`, MTU on both ends, the peer MAC if given, both ends and
+  // the namespace's loopback up. If the pair exists (host end is a veth whose peer is `peer_ifname` in `peer_netns`)
+  // it succeeds, only converging MTU/MAC/up where they differ; if `host_ifname` exists as anything else it fails
+  // and leaves that interface alone.
+  static Status CreateVeth(const VethSpec& spec);
   static Status DeleteLink(const std::string& ifname, const std::string& netns = "");  // ok if absent
   static Status SetLinkUp(const std::string& ifname, const std::string& netns = "");
   static Status SetMtu(const std::string& ifname, uint32_t mtu, const std::string& netns = "");
 
   // Addresses "10.0.0.1/24" or "fd00::1/64"; Replace* makes the set exactly `cidrs` (removing others, keeping
-  // link-local IPv6).
+  // link-local IPv6; IPv6 ones are added with IFA_F_NODAD so they are usable at once). List* returns the set that
+  // Replace* manages: every IPv4 and IPv6 address except IPv6 link-local (fe80::/10), in canonical text form.
   static Status ReplaceAddresses(const std::string& ifname, const std::vector<std::string>& cidrs,
                                  const std::string& netns = "");
   static Result<std::vector<std::string>> ListAddresses(const std::string& ifname, const std::string& netns = "");
