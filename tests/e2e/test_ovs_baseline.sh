@@ -49,8 +49,9 @@ wait_for "[[ \$(ovs_vsctl list-ports '$br' | wc -l) -eq 5 ]]" 10 || fail "OVS di
 pcap="$tmp/trunk.pcapng"
 tshark_capture "$cap" "$pcap"
 
-ns_ping "$ns_a" "$(addr 2)" || fail "VLAN 10: $ns_a cannot ping $ns_b ($(addr 2))"
-ns_ping "$ns_c" "$(addr 4)" || fail "VLAN 20: $ns_c cannot ping $ns_d ($(addr 4))"
+# Positive checks retry (bounded) while OVS finishes attaching ports; negative ones run after them, once.
+wait_for "ns_ping '$ns_a' '$(addr 2)'" 10 || fail "VLAN 10: $ns_a cannot ping $ns_b ($(addr 2))"
+wait_for "ns_ping '$ns_c' '$(addr 4)'" 10 || fail "VLAN 20: $ns_c cannot ping $ns_d ($(addr 4))"
 if ns_ping "$ns_c" "$(addr 1)"; then fail "VLAN isolation: $ns_c (VLAN 20) reached $ns_a (VLAN 10)"; fi
 if ns_ping "$ns_a" "$(addr 3)"; then fail "VLAN isolation: $ns_a (VLAN 10) reached $ns_c (VLAN 20)"; fi
 ns_tcp_check "$ns_b" "$(addr 2)" "$ns_a" || fail "VLAN 10: TCP transfer $ns_a -> $ns_b did not arrive intact"
