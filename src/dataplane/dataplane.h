@@ -3,6 +3,7 @@
 // thread; changes are handed to the data-plane threads between batches, never by locking the packet path.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ struct DataplaneSpec {
 };
 
 struct PortStatus {
+  PortId id = 0;  // the switch's number for the port, as in MacEntryInfo::port
   PortSpec spec;
   PortCounters counters;
   PortIoCounters io;
@@ -53,9 +55,18 @@ struct SwitchStatus {
   std::vector<VlanStatus> vlans;
 };
 
+// Opens the port a PortSpec describes, in the calling thread's network namespace.
+using PortOpener = std::function<Result<std::unique_ptr<Port>>(const PortSpec&)>;
+
+// The default PortOpener: AfPacketPort for kAfPacket, TapPort for kTap.
+Result<std::unique_ptr<Port>> OpenKernelPort(const PortSpec& spec);
+
 class Dataplane {
  public:
   explicit Dataplane(const Clock& clock);
+  // With a custom opener (tests and benchmarks use in-process MemoryPorts). The clock is read on the data-plane
+  // threads, so it must be safe to read concurrently (MonotonicClock is; FakeClock is not while being advanced).
+  Dataplane(const Clock& clock, PortOpener opener);
   ~Dataplane();  // stops the threads and closes every port
   Dataplane(const Dataplane&) = delete;
   Dataplane& operator=(const Dataplane&) = delete;

@@ -2,15 +2,9 @@
 // inline, tag insertion on transmit, GSO super-frames from a real TCP stream, truncated frames, clear open errors.
 #include "port/af_packet_port.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
-#include <atomic>
 #include <chrono>
-#include <thread>
 
 #include "netns_util.h"
 #include "raw_socket.h"
@@ -187,53 +181,8 @@ TEST_F(AfPacketPortTest, TcpStreamArrivesAsGsoSuperFrames) {
   ASSERT_TRUE(port_r && port_r->ok());
   std::unique_ptr<AfPacketPort> port = std::move(**port_r);
 
-  timeval timeout{5, 0};
-  int listen_fd = *InNetns(ns_b_->name(), [&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(5201);
-    a.sin_addr.s_addr = htonl(0x0a4d0002);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0 || ::listen(fd, 1) < 0) return -1;
-    return fd;
-  });
-  ASSERT_GE(listen_fd, 0);
-  UniqueFd listen_guard(listen_fd);
-  UniqueFd client(*InNetns(ns_a_->name(), [] { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); }));
-  ASSERT_TRUE(client.valid());
-  ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-
   constexpr size_t kBytes = 1 << 20;
-  std::atomic<size_t> received{0};
-  std::thread server([&] {
-    UniqueFd conn(::accept(listen_fd, nullptr, nullptr));
-    if (!conn.valid()) return;
-    ::setsockopt(conn.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    std::vector<char> buf(1 << 16);
-    for (int i = 0; i < 100000; ++i) {
-      ssize_t n = ::read(conn.get(), buf.data(), buf.size());
-      if (n <= 0) break;
-      received += static_cast<size_t>(n);
-    }
-  });
-  std::thread writer([&] {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(5201);
-    a.sin_addr.s_addr = htonl(0x0a4d0002);
-    if (::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) return;
-    std::vector<char> data(kBytes, 'x');
-    size_t off = 0;
-    for (int i = 0; i < 100000 && off < kBytes; ++i) {
-      ssize_t n = ::write(client.get(), data.data() + off, kBytes - off);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-    ::shutdown(client.get(), SHUT_WR);
-  });
+  testing::TcpTransfer transfer(ns_b_->name(), "10.77.0.2", 5201, ns_a_->name(), kBytes);
 
   std::optional<VnetHdr> gso;
   uint32_t gso_len = 0;
@@ -249,9 +198,7 @@ TEST_F(AfPacketPortTest, TcpStreamArrivesAsGsoSuperFrames) {
       }
     }
   }
-  writer.join();
-  server.join();
-  EXPECT_EQ(received.load(), kBytes);
+  EXPECT_EQ(transfer.join(), kBytes);
   ASSERT_TRUE(gso) << "no GSO frame seen";
   EXPECT_EQ(gso->gso_type & ~VnetHdr::kGsoEcn, VnetHdr::kGsoTcpV4);
   EXPECT_GT(gso_len, 1514u);
