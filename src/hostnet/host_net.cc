@@ -128,6 +128,12 @@ LinkInfo ToLinkInfo(rtnl_link* link) {
   return info;
 }
 
+// Compares only the bytes: libnl may tag a kernel-reported MAC with a different address family than ours.
+bool SameBytes(nl_addr* a, nl_addr* b) {
+  return a && b && nl_addr_get_len(a) == nl_addr_get_len(b) &&
+         std::memcmp(nl_addr_get_binary_addr(a), nl_addr_get_binary_addr(b), nl_addr_get_len(a)) == 0;
+}
+
 // Brings `ifname` (in the calling thread's namespace) to the wanted MTU / MAC / up state, sending a change only
 // for what differs, so converging an already-correct link changes nothing.
 Status ConvergeLink(RouteSocket& sock, const std::string& ifname, std::optional<uint32_t> mtu, nl_addr* mac, bool up) {
@@ -140,7 +146,7 @@ Status ConvergeLink(RouteSocket& sock, const std::string& ifname, std::optional<
     rtnl_link_set_mtu(change.get(), *mtu);
     differs = true;
   }
-  if (mac && nl_addr_cmp(rtnl_link_get_addr(link.get()), mac) != 0) {
+  if (mac && !SameBytes(rtnl_link_get_addr(link.get()), mac)) {
     rtnl_link_set_addr(change.get(), mac);
     differs = true;
   }

@@ -259,11 +259,44 @@ TEST(HostNetVeth, CreateIsIdempotentAndConverges) {
   EXPECT_TRUE(peer->up);
   EXPECT_EQ(HostNet::GetLink(host)->mtu, 1460u);
 
+  // A MAC changed behind our back is converged back too, still on the same pair.
+  spec.peer_mac = "02:00:c1:00:00:07";
+  ASSERT_TRUE(HostNet::CreateVeth(spec).ok());
+  ASSERT_EQ(Sh("ip -n " + ns + " link set eth0 address 02:00:c1:00:00:99").code, 0);
+  ASSERT_TRUE(HostNet::CreateVeth(spec).ok());
+  EXPECT_EQ(HostNet::GetLink("eth0", ns)->mac, "02:00:c1:00:00:07");
+  EXPECT_EQ(HostNet::GetLink("eth0", ns)->ifindex, peer_ifindex);
+
   ASSERT_TRUE(HostNet::DeleteLink(host).ok());
   EXPECT_FALSE(HostNet::GetLink(host).has_value());
   EXPECT_FALSE(HostNet::GetLink("eth0", ns).has_value()) << "deleting one end deletes the pair";
   EXPECT_TRUE(HostNet::DeleteLink(host).ok()) << "deleting what is gone is fine";
   EXPECT_TRUE(HostNet::DeleteLink("eth0", "clt-no-such-ns").ok());
+}
+
+TEST(HostNetVeth, BothEndsInOneNamespaceIsIdempotentToo) {
+  REQUIRE_ROOT();
+  const std::string home = NsName("one");
+  NetnsGuard guard(home);
+  ASSERT_TRUE(HostNet::CreateNetns(home).ok());
+  Status first, second, same_name;
+  int ifindex_first = 0, ifindex_second = 0;
+  ASSERT_TRUE(HostNet::RunInNetns(home, [&] {
+                const VethSpec spec{.host_ifname = "v0", .peer_ifname = "v1", .mtu = 9000};
+                first = HostNet::CreateVeth(spec);
+                if (auto l = HostNet::GetLink("v0")) ifindex_first = l->ifindex;
+                second = HostNet::CreateVeth(spec);
+                if (auto l = HostNet::GetLink("v0")) ifindex_second = l->ifindex;
+                same_name = HostNet::CreateVeth({.host_ifname = "v2", .peer_ifname = "v2"});
+                return Status::Ok();
+              }).ok());
+  ASSERT_TRUE(first.ok()) << first.message();
+  ASSERT_TRUE(second.ok()) << second.message();
+  EXPECT_GT(ifindex_first, 0);
+  EXPECT_EQ(ifindex_first, ifindex_second);
+  EXPECT_EQ(HostNet::GetLink("v1", home)->mtu, 9000u);
+  EXPECT_TRUE(HostNet::GetLink("v1", home)->up);
+  EXPECT_THAT(same_name.message(), HasSubstr("same name"));
 }
 
 TEST(HostNetVeth, RefusesToTouchForeignInterfaceOfTheSameName) {
