@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,17 @@ namespace cloudlet {
 struct SourceLoc {
   std::string file;
   int line = 0;  // 1-based; 0 when unknown (e.g. built in code)
+  // Line of each key written in the declaration ("vlan" -> 14), so a later check can point at the exact line.
+  // A key present here was written explicitly, even if its value equals the default.
+  std::map<std::string, int> field_lines;
+
+  // Line of `field` if it was written, else the declaration's line.
+  int line_of(const std::string& field) const {
+    auto it = field_lines.find(field);
+    return it == field_lines.end() ? line : it->second;
+  }
+  bool has(const std::string& field) const { return field_lines.count(field) != 0; }
+  bool operator==(const SourceLoc&) const = default;
 };
 
 enum class PortModeDecl : uint8_t { kAccess, kTrunk, kDot1qTunnel };
@@ -22,6 +34,8 @@ struct VlanDecl {
   uint16_t id = 0;
   std::string name;
   SourceLoc loc;
+
+  bool operator==(const VlanDecl&) const = default;
 };
 
 // A port on a switch that attaches an existing host interface, or creates a TAP device.
@@ -36,6 +50,8 @@ struct PortDecl {
   uint16_t tpid = 0x8100;           // trunk: 0x8100 (802.1Q) or 0x88a8 (802.1ad)
   std::optional<uint32_t> max_macs; // default: the switch's port_max_macs
   SourceLoc loc;
+
+  bool operator==(const PortDecl&) const = default;
 };
 
 struct SwitchDecl {
@@ -45,6 +61,8 @@ struct SwitchDecl {
   uint32_t mac_aging_seconds = 300;
   std::vector<PortDecl> ports;
   SourceLoc loc;
+
+  bool operator==(const SwitchDecl&) const = default;
 };
 
 // A trunk between two switches on this host (a veth pair, one end a trunk port on each switch).
@@ -55,6 +73,8 @@ struct LinkDecl {
   uint16_t native_vlan = 0;
   uint16_t tpid = 0x8100;
   SourceLoc loc;
+
+  bool operator==(const LinkDecl&) const = default;
 };
 
 // A workload's network attachment. For now a network namespace with a veth whose other end is an access port.
@@ -69,6 +89,8 @@ struct EndpointDecl {
   std::string mac;                     // optional fixed MAC, "02:..."
   uint32_t mtu = 1500;
   SourceLoc loc;
+
+  bool operator==(const EndpointDecl&) const = default;
 };
 
 struct CloudConfig {
@@ -77,6 +99,8 @@ struct CloudConfig {
   std::vector<SwitchDecl> switches;
   std::vector<LinkDecl> links;
   std::vector<EndpointDecl> endpoints;
+
+  bool operator==(const CloudConfig&) const = default;
 };
 
 }  // namespace cloudlet

@@ -1,0 +1,76 @@
+// Reading, validating and (de)serializing the declarative model (config/model.h).
+//
+// ParseConfig/LoadConfig turn YAML into a CloudConfig; FromJson does the same for the JSON the CLI sends to the
+// daemon. Both run the same model checks (ValidateConfig) and either accept the whole config or return one Error
+// listing every problem found, one per line, as "FILE:LINE: FIELD: message", e.g.
+//   quickstart.yaml:12: vlans[2].id: 4095 out of range 1-4094
+// ValidateHost checks what only the running host can tell (do the named host interfaces exist?).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "config/model.h"
+
+namespace cloudlet {
+
+// Bounds on every table, so a config (from a file or the network) cannot make cloudlet allocate without limit.
+namespace config_limits {
+inline constexpr size_t kMaxFileBytes = 1 << 20;
+inline constexpr size_t kMaxVlans = 4094;
+inline constexpr size_t kMaxSwitches = 64;
+inline constexpr size_t kMaxPortsPerSwitch = 1024;
+inline constexpr size_t kMaxLinks = 256;
+inline constexpr size_t kMaxEndpoints = 4096;
+inline constexpr size_t kMaxAddressesPerEndpoint = 32;
+inline constexpr uint32_t kMaxMacs = 1048576;  // max_macs, port_max_macs
+inline constexpr uint32_t kMinMacAgingSeconds = 10;
+inline constexpr uint32_t kMaxMacAgingSeconds = 1000000;
+inline constexpr uint32_t kMinMtu = 576;
+inline constexpr uint32_t kMaxMtu = 9000;
+inline constexpr size_t kMaxReportedProblems = 20;
+}  // namespace config_limits
+
+inline constexpr uint16_t kTpid8021Q = 0x8100;
+inline constexpr uint16_t kTpid8021AD = 0x88a8;
+
+// Parses and validates a YAML document. `filename` is only used in messages and SourceLoc.
+Result<CloudConfig> ParseConfig(std::string_view yaml_text, const std::string& filename);
+// Reads `path` and parses it; messages name the file as given ("quickstart.yaml: No such file or directory").
+Result<CloudConfig> LoadConfig(const std::string& path);
+
+// The model checks on their own (ranges, names, references, duplicates, mode consistency, loops between links).
+// Used by ParseConfig and FromJson; useful for configs built in code.
+Status ValidateConfig(const CloudConfig& config);
+
+// What ValidateHost needs to know about the host; faked in tests.
+class HostProbe {
+ public:
+  virtual ~HostProbe() = default;
+  virtual bool interface_exists(const std::string& name) const = 0;
+};
+
+// The real host, in the caller's network namespace (if_nametoindex).
+class SystemHostProbe final : public HostProbe {
+ public:
+  bool interface_exists(const std::string& name) const override;
+};
+
+// Checks that every `interface:` of a port exists on the host. Interfaces cloudlet creates itself (TAPs, the veths
+// of endpoints and links) are not checked.
+Status ValidateHost(const CloudConfig& config, const HostProbe& host);
+
+// Lossless JSON form of the model, SourceLoc included, so the daemon's messages still point into the YAML file.
+nlohmann::json ToJson(const CloudConfig& config);
+// Decodes and re-validates (the daemon trusts nothing): unknown keys, wrong types and every ValidateConfig rule are
+// errors. FromJson(ToJson(c)) == c for every valid c.
+Result<CloudConfig> FromJson(const nlohmann::json& json);
+
+// "access" | "trunk" | "dot1q-tunnel".
+const char* PortModeName(PortModeDecl mode);
+
+}  // namespace cloudlet

@@ -1,0 +1,83 @@
+// Pieces shared by the YAML reader, the JSON reader and the model checks of src/config/ (not a public interface):
+// the problem collector that turns many findings into one Error, and the lexical rules for names and addresses.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "config/model.h"
+
+namespace cloudlet::config_internal {
+
+// Collects "FILE:LINE: FIELD: message" problems; nothing is accepted unless it stays empty.
+class Diagnostics {
+ public:
+  void Add(const std::string& file, int line, const std::string& field, const std::string& message);
+  // `field` could not be decoded: its stored value is a placeholder, so later findings about it (or anything below
+  // it, e.g. "switches[0]" covers "switches[0].name") would only repeat the first one and are dropped.
+  void Poison(const std::string& field);
+  bool empty() const { return problems_.empty(); }
+  size_t size() const { return problems_.size(); }
+  // Ok if empty, else one Error listing problems ordered by line, at most kMaxReportedProblems of them.
+  Status ToStatus() const;
+
+ private:
+  struct Problem {
+    std::string file;
+    int line;
+    std::string text;
+  };
+  bool IsPoisoned(const std::string& field) const;
+
+  std::vector<Problem> problems_;
+  size_t dropped_ = 0;           // beyond the storage bound
+  std::set<std::string> seen_;   // identical findings from the reader and the model checks are reported once
+  std::vector<std::string> poisoned_;
+};
+
+// Applies defaults that depend on other fields (an endpoint's netns defaults to its name). Idempotent.
+void ApplyDefaults(CloudConfig& config);
+
+// All model checks (see ValidateConfig), reporting into `diag`.
+void CheckModel(const CloudConfig& config, Diagnostics& diag);
+
+// ---- Lexical rules -------------------------------------------------------------------------------------------
+
+// Names of switches, ports, links and endpoints: [a-z0-9][a-z0-9-]*, at most 15 characters (they end up in kernel
+// interface names and API paths). Returns an empty string if valid, else why not.
+std::string CheckObjectName(std::string_view name);
+// Kernel interface names (IFNAMSIZ): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
+std::string CheckInterfaceName(std::string_view name);
+// VLAN names and network namespace names: [A-Za-z0-9][A-Za-z0-9._-]*, at most 64 characters.
+std::string CheckLabel(std::string_view name);
+
+struct IpAddress {
+  int family = 0;  // AF_INET or AF_INET6
+  std::array<uint8_t, 16> bytes{};
+  int bits() const;  // 32 or 128
+};
+std::optional<IpAddress> ParseIp(std::string_view text);
+struct Cidr {
+  IpAddress address;
+  int prefix = 0;
+  bool Contains(const IpAddress& ip) const;
+};
+// "10.10.0.1/24" or "fd00::1/64". On failure returns nullopt and sets *why.
+std::optional<Cidr> ParseCidr(std::string_view text, std::string* why);
+// "02:00:00:00:00:01" (also with '-'). On failure returns nullopt.
+std::optional<std::array<uint8_t, 6>> ParseMac(std::string_view text);
+
+// "10, 20, 100-110".
+std::string FormatVlanSet(std::vector<uint16_t> vlans);
+// " (did you mean 'vlans'?)" when a candidate is close to `word`, else "".
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+// "'sw1', 'sw2'" (at most a handful, then "...").
+std::string QuoteList(const std::vector<std::string>& items);
+
+}  // namespace cloudlet::config_internal

@@ -1,0 +1,241 @@
+// The problem collector and the lexical rules (names, IP/CIDR, MAC) shared by the config readers and checks.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "config/config.h"
+#include "config/internal.h"
+
+namespace cloudlet::config_internal {
+
+namespace {
+
+constexpr size_t kMaxStoredProblems = 1000;
+constexpr size_t kMaxProblemChars = 400;
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t subst = prev[j - 1] + (std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                                            std::tolower(static_cast<unsigned char>(b[j - 1]))
+                                        ? 0
+                                        : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, subst});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+void Diagnostics::Add(const std::string& file, int line, const std::string& field, const std::string& message) {
+  if (IsPoisoned(field)) return;
+  std::string text = file;
+  if (line > 0) text += ":" + std::to_string(line);
+  if (!field.empty()) text += ": " + field;
+  text += ": " + message;
+  // Messages quote user text: keep each one a single, bounded line.
+  if (text.size() > kMaxProblemChars) text = text.substr(0, kMaxProblemChars) + "...";
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (!seen_.insert(text).second) return;
+  if (problems_.size() >= kMaxStoredProblems) {
+    ++dropped_;
+    return;
+  }
+  problems_.push_back(Problem{file, line, std::move(text)});
+}
+
+void Diagnostics::Poison(const std::string& field) { poisoned_.push_back(field); }
+
+bool Diagnostics::IsPoisoned(const std::string& field) const {
+  for (const std::string& p : poisoned_) {
+    if (field.size() < p.size() || field.compare(0, p.size(), p) != 0) continue;
+    if (field.size() == p.size() || field[p.size()] == '.' || field[p.size()] == '[') return true;
+  }
+  return false;
+}
+
+Status Diagnostics::ToStatus() const {
+  if (problems_.empty()) return Status::Ok();
+  std::vector<const Problem*> order;
+  order.reserve(problems_.size());
+  for (const Problem& p : problems_) order.push_back(&p);
+  std::stable_sort(order.begin(), order.end(), [](const Problem* x, const Problem* y) {
+    if (x->file != y->file) return false;  // keep discovery order across files
+    return x->line < y->line;
+  });
+  std::string message;
+  size_t shown = std::min(order.size(), config_limits::kMaxReportedProblems);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i) message += "\n";
+    message += order[i]->text;
+  }
+  size_t more = order.size() - shown + dropped_;
+  if (more) message += "\n... and " + std::to_string(more) + " more problem(s)";
+  return Error(message);
+}
+
+std::string CheckObjectName(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 15) return "'" + std::string(name) + "' is longer than 15 characters";
+  auto ok_first = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  bool ok = ok_first(name[0]) && std::all_of(name.begin(), name.end(), [&](char c) { return ok_first(c) || c == '-'; });
+  if (!ok) {
+    return "'" + std::string(name) +
+           "' is not a valid name: use lowercase letters, digits and '-', starting with a letter or digit";
+  }
+  return "";
+}
+
+std::string CheckInterfaceName(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 15) return "'" + std::string(name) + "' is longer than 15 characters (kernel limit)";
+  if (name == "." || name == "..") return "'" + std::string(name) + "' is not a valid interface name";
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '/' || c == ':' || std::isspace(u) || u < 0x20 || u >= 0x7f) {
+      return "'" + std::string(name) + "' is not a valid interface name (no '/', ':', spaces or control characters)";
+    }
+  }
+  return "";
+}
+
+std::string CheckLabel(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 64) return "'" + std::string(name.substr(0, 64)) + "...' is longer than 64 characters";
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  bool ok = alnum(name[0]) &&
+            std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+  if (!ok) {
+    return "'" + std::string(name) +
+           "' is not valid: use letters, digits, '.', '_' and '-', starting with a letter or digit";
+  }
+  return "";
+}
+
+int IpAddress::bits() const { return family == AF_INET ? 32 : 128; }
+
+std::optional<IpAddress> ParseIp(std::string_view text) {
+  if (text.empty() || text.size() > 45) return std::nullopt;
+  std::string s(text);  // inet_pton needs a terminated string
+  IpAddress ip;
+  if (s.find(':') == std::string::npos) {
+    ip.family = AF_INET;
+    if (inet_pton(AF_INET, s.c_str(), ip.bytes.data()) != 1) return std::nullopt;
+  } else {
+    ip.family = AF_INET6;
+    if (inet_pton(AF_INET6, s.c_str(), ip.bytes.data()) != 1) return std::nullopt;
+  }
+  return ip;
+}
+
+bool Cidr::Contains(const IpAddress& ip) const {
+  if (ip.family != address.family) return false;
+  int full = prefix / 8, rest = prefix % 8;
+  if (!std::equal(ip.bytes.begin(), ip.bytes.begin() + full, address.bytes.begin())) return false;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (ip.bytes[full] & mask) == (address.bytes[full] & mask);
+}
+
+std::optional<Cidr> ParseCidr(std::string_view text, std::string* why) {
+  size_t slash = text.find('/');
+  if (slash == std::string_view::npos) {
+    *why = "'" + std::string(text) + "' has no prefix length (write e.g. 10.10.0.1/24)";
+    return std::nullopt;
+  }
+  auto ip = ParseIp(text.substr(0, slash));
+  if (!ip) {
+    *why = "'" + std::string(text) + "' is not a valid IPv4 or IPv6 address";
+    return std::nullopt;
+  }
+  std::string_view len = text.substr(slash + 1);
+  int prefix = -1;
+  auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), prefix);
+  if (len.empty() || len.size() > 3 || ec != std::errc() || end != len.data() + len.size() || prefix < 0 ||
+      prefix > ip->bits()) {
+    *why = "'" + std::string(text) + "' has an invalid prefix length (0-" + std::to_string(ip->bits()) + ")";
+    return std::nullopt;
+  }
+  return Cidr{*ip, prefix};
+}
+
+std::optional<std::array<uint8_t, 6>> ParseMac(std::string_view text) {
+  if (text.size() != 17) return std::nullopt;
+  std::array<uint8_t, 6> mac{};
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[i * 3 - 1] != ':' && text[i * 3 - 1] != '-') return std::nullopt;
+    if (i > 0 && text[i * 3 - 1] != text[2]) return std::nullopt;  // one separator style
+    auto [end, ec] = std::from_chars(text.data() + i * 3, text.data() + i * 3 + 2, mac[i], 16);
+    if (ec != std::errc() || end != text.data() + i * 3 + 2) return std::nullopt;
+  }
+  return mac;
+}
+
+std::string FormatVlanSet(std::vector<uint16_t> vlans) {
+  std::sort(vlans.begin(), vlans.end());
+  vlans.erase(std::unique(vlans.begin(), vlans.end()), vlans.end());
+  std::string out;
+  for (size_t i = 0; i < vlans.size();) {
+    size_t j = i;
+    while (j + 1 < vlans.size() && vlans[j + 1] == vlans[j] + 1) ++j;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(vlans[i]);
+    if (j > i) out += "-" + std::to_string(vlans[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates) {
+  if (word.size() > 64) return "";
+  const std::string* best = nullptr;
+  size_t best_distance = 0;
+  for (const std::string& c : candidates) {
+    size_t d = EditDistance(word, c);
+    if (!best || d < best_distance) {
+      best = &c;
+      best_distance = d;
+    }
+  }
+  size_t limit = word.size() <= 3 ? 1 : (word.size() <= 6 ? 2 : 3);
+  if (!best || best_distance > limit || *best == word) return "";
+  return " (did you mean '" + *best + "'?)";
+}
+
+std::string QuoteList(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < kShown; ++i) {
+    if (i) out += ", ";
+    out += "'" + items[i] + "'";
+  }
+  if (items.size() > kShown) out += ", ...";
+  return out;
+}
+
+}  // namespace cloudlet::config_internal
+
+namespace cloudlet {
+
+const char* PortModeName(PortModeDecl mode) {
+  switch (mode) {
+    case PortModeDecl::kAccess:
+      return "access";
+    case PortModeDecl::kTrunk:
+      return "trunk";
+    case PortModeDecl::kDot1qTunnel:
+      return "dot1q-tunnel";
+  }
+  return "access";
+}
+
+}  // namespace cloudlet

@@ -1,0 +1,508 @@
+// The YAML reader: turns a cloudlet YAML document into a CloudConfig, reporting unknown keys, wrong types and
+// out-of-range values with the line yaml-cpp saw them on; the model checks (validate.cc) then do the rest.
+#include <fcntl.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <optional>
+
+#include "base/fd.h"
+#include "config/config.h"
+#include "config/internal.h"
+
+namespace cloudlet {
+
+namespace {
+
+using config_internal::DidYouMean;
+using config_internal::Diagnostics;
+
+constexpr uint16_t kMaxVlanId = 4094;
+// Nodes the reader may visit. A 1 MiB document has fewer; aliases could make the walk revisit shared subtrees.
+constexpr size_t kVisitBudget = 1 << 20;
+// yaml-cpp parses recursively: refuse nesting deep enough to threaten the stack before handing it the text.
+constexpr size_t kMaxFlowDepth = 64;
+constexpr size_t kMaxIndent = 256;
+
+const std::vector<std::string> kTopKeys = {"version", "vlans", "switches", "links", "endpoints"};
+const std::vector<std::string> kVlanKeys = {"id", "name"};
+const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging", "ports"};
+const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",    "vlan",
+                                            "vlans", "native_vlan", "tpid", "max_macs"};
+const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
+const std::vector<std::string> kEndpointKeys = {"name",      "switch",    "vlan",    "netns", "interface",
+                                                "addresses", "gateway", "mac", "mtu"};
+const std::vector<std::string> kModes = {"access", "trunk", "dot1q-tunnel"};
+
+std::string Idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
+
+std::string Describe(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      return "'" + n.Scalar() + "'";
+    default:
+      return "nothing";
+  }
+}
+
+bool IsDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Parses "[+-]digits" into a wide signed value; nullopt if not an integer. Saturates far beyond any valid range.
+std::optional<int64_t> ParseInteger(std::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (!IsDigits(s)) return std::nullopt;
+  if (s.size() > 15) return negative ? INT64_MIN / 2 : INT64_MAX / 2;
+  int64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return negative ? -v : v;
+}
+
+// Returns the line of the first construct nested too deeply for yaml-cpp's recursive parser, or 0.
+int FindExcessiveNesting(std::string_view text) {
+  size_t depth = 0;
+  int line = 1;
+  size_t indent = 0;
+  bool at_line_start = true;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      indent = 0;
+      at_line_start = true;
+      continue;
+    }
+    if (at_line_start) {
+      if (c == ' ' || c == '\t' || c == '-' || c == '?' || c == ':') {
+        if (++indent > kMaxIndent) return line;
+      } else {
+        at_line_start = false;
+      }
+    }
+    if (c == '[' || c == '{') {
+      if (++depth > kMaxFlowDepth) return line;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return 0;
+}
+
+class YamlReader {
+ public:
+  YamlReader(std::string file, Diagnostics& diag) : file_(std::move(file)), d_(diag) {}
+
+  void ReadDocument(const YAML::Node& root, CloudConfig& config) {
+    ForEachKey(root, "", 1, kTopKeys, nullptr, [&](const std::string& key, const YAML::Node& v, int line) {
+      if (key == "version") {
+        auto version = ParseInteger(v.IsScalar() ? v.Scalar() : "");
+        if (version != 1) {
+          Fail(line, "version", "unsupported version " + Describe(v) + ": this cloudlet reads version 1");
+        }
+      } else if (key == "vlans") {
+        ForEachItem(v, "vlans", line, config_limits::kMaxVlans, [&](const YAML::Node& item, const std::string& path,
+                                                                    int item_line) {
+          config.vlans.push_back(ReadVlan(item, path, item_line));
+        });
+      } else if (key == "switches") {
+        ForEachItem(v, "switches", line, config_limits::kMaxSwitches,
+                    [&](const YAML::Node& item, const std::string& path, int item_line) {
+                      config.switches.push_back(ReadSwitch(item, path, item_line));
+                    });
+      } else if (key == "links") {
+        ForEachItem(v, "links", line, config_limits::kMaxLinks,
+                    [&](const YAML::Node& item, const std::string& path, int item_line) {
+                      config.links.push_back(ReadLink(item, path, item_line));
+                    });
+      } else if (key == "endpoints") {
+        ForEachItem(v, "endpoints", line, config_limits::kMaxEndpoints,
+                    [&](const YAML::Node& item, const std::string& path, int item_line) {
+                      config.endpoints.push_back(ReadEndpoint(item, path, item_line));
+                    });
+      }
+    });
+  }
+
+ private:
+  static std::string Join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static int LineOf(const YAML::Node& n, int fallback) {
+    int line = n.Mark().line;
+    return line >= 0 ? line + 1 : fallback;
+  }
+  void Fail(int line, const std::string& field, const std::string& message) {
+    d_.Add(file_, line, field, message);
+    d_.Poison(field);
+  }
+  bool Spend() {
+    if (budget_ > 0) {
+      --budget_;
+      return true;
+    }
+    if (!exhausted_) d_.Add(file_, 0, "", "configuration too large (too many nodes, or aliases reused too often)");
+    exhausted_ = true;
+    return false;
+  }
+  SourceLoc Loc(int line) const { return SourceLoc{file_, line, {}}; }
+
+  // Walks a mapping: rejects unknown and repeated keys, records each key's line in `loc`, calls on_key per key.
+  template <typename OnKey>
+  void ForEachKey(const YAML::Node& node, const std::string& path, int line, const std::vector<std::string>& keys,
+                  SourceLoc* loc, OnKey&& on_key) {
+    if (!node.IsMap()) {
+      Fail(line, path, "expected a mapping (key: value lines), got " + Describe(node));
+      return;
+    }
+    std::vector<std::pair<std::string, int>> seen;
+    for (const auto& kv : node) {
+      if (!Spend()) return;
+      const YAML::Node& key_node = kv.first;
+      int key_line = LineOf(key_node, line);
+      if (!key_node.IsScalar()) {
+        d_.Add(file_, key_line, path, "keys must be plain words, got " + Describe(key_node));
+        continue;
+      }
+      const std::string& key = key_node.Scalar();
+      std::string field = Join(path, key);
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+        d_.Add(file_, key_line, field, "unknown key" + DidYouMean(key, keys));
+        continue;
+      }
+      auto first = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key; });
+      if (first != seen.end()) {
+        d_.Add(file_, key_line, field, "duplicate key (first at line " + std::to_string(first->second) + ")");
+        continue;
+      }
+      seen.emplace_back(key, key_line);
+      if (loc) loc->field_lines[key] = key_line;
+      on_key(key, kv.second, key_line);
+    }
+  }
+
+  // Walks a list (an absent value counts as empty), at most `max` items.
+  template <typename OnItem>
+  void ForEachItem(const YAML::Node& node, const std::string& field, int line, size_t max, OnItem&& on_item) {
+    if (node.IsNull()) return;
+    if (!node.IsSequence()) {
+      Fail(line, field, "expected a list (lines starting with '- ', or [a, b]), got " + Describe(node));
+      return;
+    }
+    if (node.size() > max) {
+      d_.Add(file_, line, field,
+             std::to_string(node.size()) + " entries, at most " + std::to_string(max) + " allowed");
+    }
+    size_t i = 0;
+    for (const YAML::Node& item : node) {
+      if (i >= max || !Spend()) return;
+      on_item(item, Idx(field, i), LineOf(item, line));
+      ++i;
+    }
+  }
+
+  std::string ReadString(const YAML::Node& v, const std::string& field, int line) {
+    if (v.IsScalar()) return v.Scalar();
+    Fail(line, field, "expected a string, got " + Describe(v));
+    return "";
+  }
+
+  // An integer in lo..hi; on failure reports, poisons the field and returns nullopt.
+  std::optional<uint32_t> ReadUint(const YAML::Node& v, const std::string& field, int line, uint32_t lo,
+                                   uint32_t hi) {
+    auto value = v.IsScalar() ? ParseInteger(v.Scalar()) : std::nullopt;
+    if (!value) {
+      Fail(line, field, "expected an integer, got " + Describe(v));
+      return std::nullopt;
+    }
+    if (*value < lo || *value > hi) {
+      Fail(line, field, v.Scalar() + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(*value);
+  }
+
+  uint16_t ReadVlanId(const YAML::Node& v, const std::string& field, int line, uint16_t lo = 1) {
+    return static_cast<uint16_t>(ReadUint(v, field, line, lo, kMaxVlanId).value_or(0));
+  }
+
+  // [10, 20, "100-110"]: ids and inclusive ranges, expanded in order.
+  std::vector<uint16_t> ReadVlanList(const YAML::Node& v, const std::string& field, int line) {
+    std::vector<uint16_t> out;
+    ForEachItem(v, field, line, config_limits::kMaxVlans, [&](const YAML::Node& item, const std::string& path,
+                                                              int item_line) {
+      std::string text = item.IsScalar() ? item.Scalar() : "";
+      size_t dash = text.find('-', 1);
+      if (dash == std::string::npos) {
+        if (auto id = ReadUint(item, path, item_line, 1, kMaxVlanId)) out.push_back(static_cast<uint16_t>(*id));
+        return;
+      }
+      auto first = ParseInteger(text.substr(0, dash));
+      auto last = ParseInteger(text.substr(dash + 1));
+      if (!first || !last) {
+        Fail(item_line, path, "expected a VLAN id or a range like \"100-110\", got " + Describe(item));
+        return;
+      }
+      if (*first < 1 || *last > kMaxVlanId || *first > *last) {
+        Fail(item_line, path, "range " + text + " must be ascending within 1-4094");
+        return;
+      }
+      if (out.size() + static_cast<size_t>(*last - *first + 1) > config_limits::kMaxVlans) {
+        Fail(item_line, path, "a list holds at most 4094 VLANs");
+        return;
+      }
+      for (int64_t id = *first; id <= *last; ++id) out.push_back(static_cast<uint16_t>(id));
+    });
+    // Every item was wrong and reported: "vlans: required" would only repeat that.
+    if (out.empty() && v.IsSequence() && v.size() > 0) Poison(field);
+    return out;
+  }
+
+  uint16_t ReadTpid(const YAML::Node& v, const std::string& field, int line) {
+    std::string text = v.IsScalar() ? v.Scalar() : "";
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (text == "802.1q" || text == "0x8100") return kTpid8021Q;
+    if (text == "802.1ad" || text == "0x88a8") return kTpid8021AD;
+    Fail(line, field, "unknown tpid " + Describe(v) + ": use 802.1q (0x8100) or 802.1ad (0x88a8, QinQ)");
+    return kTpid8021Q;
+  }
+
+  // Seconds as an integer, or a duration string: "300s", "5m", "1h", "1d".
+  std::optional<uint32_t> ReadDuration(const YAML::Node& v, const std::string& field, int line, uint32_t lo,
+                                       uint32_t hi) {
+    std::string text = v.IsScalar() ? v.Scalar() : "";
+    if (IsDigits(text)) return ReadUint(v, field, line, lo, hi);
+    uint64_t unit = 0;
+    if (!text.empty()) {
+      switch (text.back()) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        default: break;
+      }
+    }
+    std::string number = text.substr(0, text.empty() ? 0 : text.size() - 1);
+    if (unit == 0 || !IsDigits(number)) {
+      Fail(line, field, "expected seconds (300) or a duration (\"300s\", \"5m\", \"1h\"), got " + Describe(v));
+      return std::nullopt;
+    }
+    uint64_t seconds = number.size() > 9 ? UINT64_MAX / 2 : std::stoull(number) * unit;
+    if (seconds < lo || seconds > hi) {
+      Fail(line, field, text + " out of range " + std::to_string(lo) + "-" + std::to_string(hi) + " seconds");
+      return std::nullopt;
+    }
+    return static_cast<uint32_t>(seconds);
+  }
+
+  VlanDecl ReadVlan(const YAML::Node& node, const std::string& path, int line) {
+    VlanDecl vlan;
+    vlan.loc = Loc(line);
+    ForEachKey(node, path, line, kVlanKeys, &vlan.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "id") vlan.id = ReadVlanId(v, field, l);
+      if (key == "name") vlan.name = ReadString(v, field, l);
+    });
+    return vlan;
+  }
+
+  SwitchDecl ReadSwitch(const YAML::Node& node, const std::string& path, int line) {
+    SwitchDecl sw;
+    sw.loc = Loc(line);
+    ForEachKey(node, path, line, kSwitchKeys, &sw.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        sw.name = ReadString(v, field, l);
+      } else if (key == "max_macs") {
+        sw.max_macs = ReadUint(v, field, l, 1, config_limits::kMaxMacs).value_or(sw.max_macs);
+      } else if (key == "port_max_macs") {
+        sw.port_max_macs = ReadUint(v, field, l, 1, config_limits::kMaxMacs).value_or(sw.port_max_macs);
+      } else if (key == "mac_aging") {
+        sw.mac_aging_seconds =
+            ReadDuration(v, field, l, config_limits::kMinMacAgingSeconds, config_limits::kMaxMacAgingSeconds)
+                .value_or(sw.mac_aging_seconds);
+      } else if (key == "ports") {
+        ForEachItem(v, field, l, config_limits::kMaxPortsPerSwitch,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      sw.ports.push_back(ReadPort(item, item_path, item_line));
+                    });
+      }
+    });
+    return sw;
+  }
+
+  PortDecl ReadPort(const YAML::Node& node, const std::string& path, int line) {
+    PortDecl port;
+    port.loc = Loc(line);
+    ForEachKey(node, path, line, kPortKeys, &port.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        port.name = ReadString(v, field, l);
+      } else if (key == "interface") {
+        port.interface = ReadString(v, field, l);
+      } else if (key == "tap") {
+        port.tap = ReadString(v, field, l);
+      } else if (key == "mode") {
+        std::string mode = ReadString(v, field, l);
+        if (mode == "access") {
+          port.mode = PortModeDecl::kAccess;
+        } else if (mode == "trunk") {
+          port.mode = PortModeDecl::kTrunk;
+        } else if (mode == "dot1q-tunnel") {
+          port.mode = PortModeDecl::kDot1qTunnel;
+        } else if (v.IsScalar()) {
+          Fail(l, field, "unknown mode " + Describe(v) + DidYouMean(mode, kModes) + ": use access, trunk or dot1q-tunnel");
+          // Checks that depend on the mode would only add noise.
+          for (const char* f : {"vlan", "vlans", "native_vlan", "tpid"}) Poison(Join(path, f));
+        }
+      } else if (key == "vlan") {
+        port.vlan = ReadVlanId(v, field, l);
+      } else if (key == "vlans") {
+        port.vlans = ReadVlanList(v, field, l);
+      } else if (key == "native_vlan") {
+        port.native_vlan = ReadVlanId(v, field, l, 0);
+      } else if (key == "tpid") {
+        port.tpid = ReadTpid(v, field, l);
+      } else if (key == "max_macs") {
+        port.max_macs = ReadUint(v, field, l, 1, config_limits::kMaxMacs);
+      }
+    });
+    return port;
+  }
+
+  LinkDecl ReadLink(const YAML::Node& node, const std::string& path, int line) {
+    LinkDecl link;
+    link.loc = Loc(line);
+    ForEachKey(node, path, line, kLinkKeys, &link.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        link.name = ReadString(v, field, l);
+      } else if (key == "between") {
+        if (!v.IsSequence() || v.size() != 2 || !v[0].IsScalar() || !v[1].IsScalar()) {
+          Fail(l, field, "expected the two switches this link joins, e.g. [sw1, sw2], got " + Describe(v));
+          return;
+        }
+        link.a = v[0].Scalar();
+        link.b = v[1].Scalar();
+      } else if (key == "vlans") {
+        link.vlans = ReadVlanList(v, field, l);
+      } else if (key == "native_vlan") {
+        link.native_vlan = ReadVlanId(v, field, l, 0);
+      } else if (key == "tpid") {
+        link.tpid = ReadTpid(v, field, l);
+      }
+    });
+    return link;
+  }
+
+  EndpointDecl ReadEndpoint(const YAML::Node& node, const std::string& path, int line) {
+    EndpointDecl ep;
+    ep.loc = Loc(line);
+    ForEachKey(node, path, line, kEndpointKeys, &ep.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        ep.name = ReadString(v, field, l);
+      } else if (key == "switch") {
+        ep.switch_name = ReadString(v, field, l);
+      } else if (key == "vlan") {
+        ep.vlan = ReadVlanId(v, field, l);
+      } else if (key == "netns") {
+        ep.netns = ReadString(v, field, l);
+      } else if (key == "interface") {
+        ep.interface = ReadString(v, field, l);
+      } else if (key == "addresses") {
+        ForEachItem(v, field, l, config_limits::kMaxAddressesPerEndpoint,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      std::string address = ReadString(item, item_path, item_line);
+                      if (item.IsScalar()) ep.addresses.push_back(address);
+                    });
+      } else if (key == "gateway") {
+        ep.gateway = ReadString(v, field, l);
+      } else if (key == "mac") {
+        ep.mac = ReadString(v, field, l);
+      } else if (key == "mtu") {
+        ep.mtu = ReadUint(v, field, l, config_limits::kMinMtu, config_limits::kMaxMtu).value_or(ep.mtu);
+      }
+    });
+    return ep;
+  }
+
+  void Poison(const std::string& field) { d_.Poison(field); }
+
+  std::string file_;
+  Diagnostics& d_;
+  size_t budget_ = kVisitBudget;
+  bool exhausted_ = false;
+};
+
+}  // namespace
+
+Result<CloudConfig> ParseConfig(std::string_view yaml_text, const std::string& filename) {
+  if (yaml_text.size() > config_limits::kMaxFileBytes) {
+    return Error(filename + ": " + std::to_string(yaml_text.size()) + " bytes; a configuration is at most " +
+                 std::to_string(config_limits::kMaxFileBytes) + " bytes");
+  }
+  if (int line = FindExcessiveNesting(yaml_text)) {
+    return Error(filename + ":" + std::to_string(line) + ": syntax error: nesting too deep");
+  }
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    std::string where = e.mark.is_null() ? filename : filename + ":" + std::to_string(e.mark.line + 1);
+    return Error(where + ": syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return Error(filename + ": syntax error: " + e.what());
+  }
+  std::erase_if(documents, [](const YAML::Node& d) { return d.IsNull(); });
+  if (documents.empty()) {
+    return Error(filename +
+                 ": configuration is empty: expected keys such as vlans:, switches: and endpoints: "
+                 "(see examples/quickstart.yaml)");
+  }
+  if (documents.size() > 1) {
+    return Error(filename + ":" + std::to_string(documents[1].Mark().line + 1) + ": found " +
+                 std::to_string(documents.size()) + " YAML documents; a configuration is one document");
+  }
+
+  Diagnostics diag;
+  CloudConfig config;
+  config.source = filename;
+  YamlReader reader(filename, diag);
+  reader.ReadDocument(documents[0], config);
+  config_internal::ApplyDefaults(config);
+  config_internal::CheckModel(config, diag);
+  CL_RETURN_IF_ERROR(diag.ToStatus());
+  return config;
+}
+
+Result<CloudConfig> LoadConfig(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError(path);
+  std::string text;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError(path);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > config_limits::kMaxFileBytes) {
+      return Error(path + ": larger than " + std::to_string(config_limits::kMaxFileBytes) +
+                   " bytes; is this a cloudlet configuration?");
+    }
+  }
+  return ParseConfig(text, path);
+}
+
+}  // namespace cloudlet
