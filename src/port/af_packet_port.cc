@@ -122,6 +122,14 @@ size_t AfPacketPort::receive(Packet** out, size_t max) {
   return kept;
 }
 
+const PortIoCounters& AfPacketPort::io_counters() const {
+  // The kernel resets its counts on every read, so they are accumulated here.
+  tpacket_stats stats{};
+  socklen_t len = sizeof(stats);
+  if (::getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &stats, &len) == 0) io_.rx_dropped += stats.tp_drops;
+  return io_;
+}
+
 size_t AfPacketPort::send(std::span<const TxItem> items) {
   size_t sent = 0;
   while (!items.empty()) {

@@ -39,7 +39,7 @@ class AfPacketPort final : public Port {
   bool supports_offload() const override { return true; }
   size_t receive(Packet** out, size_t max) override;
   size_t send(std::span<const TxItem> items) override;
-  const PortIoCounters& io_counters() const override { return io_; }
+  const PortIoCounters& io_counters() const override;  // reads PACKET_STATISTICS for rx_dropped
 
   int ifindex() const { return ifindex_; }
 
@@ -59,7 +59,7 @@ class AfPacketPort final : public Port {
   size_t frame_capacity_;
   size_t slot_bytes_;
   std::unique_ptr<uint8_t[]> buffers_;  // kMaxBatch slots of [headroom][frame_capacity]
-  PortIoCounters io_;
+  mutable PortIoCounters io_;
 
   // Receive state: one message per buffer slot, iovec [vnet header -> packets_[i].vnet][frame at headroom].
   std::array<Packet, kMaxBatch> packets_{};

@@ -15,6 +15,7 @@ namespace cloudlet {
 struct PortIoCounters {
   uint64_t rx_errors = 0;   // receive syscalls that failed, or frames the port could not represent (truncated)
   uint64_t tx_errors = 0;   // frames the kernel refused or that did not fit
+  uint64_t rx_dropped = 0;  // frames the kernel dropped before the port read them (receive queue full)
 };
 
 class Port {
@@ -37,6 +38,7 @@ class Port {
   // them (copied into the kernel) when send() returns.
   virtual size_t send(std::span<const TxItem> items) = 0;
 
+  // Ports whose kernel keeps its own drop count refresh rx_dropped here (a syscall: call it for status, not per batch).
   virtual const PortIoCounters& io_counters() const = 0;
 };
 

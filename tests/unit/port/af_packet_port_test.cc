@@ -173,6 +173,19 @@ TEST_F(AfPacketPortTest, TruncatedFramesAreCountedAndSkipped) {
   EXPECT_GE(port->io_counters().rx_errors, 1u);
 }
 
+TEST_F(AfPacketPortTest, KernelDropsOnAFullReceiveQueueAreReported) {
+  AfPacketPort::Options tiny;
+  tiny.rcvbuf_bytes = 1;  // the kernel rounds up to its minimum: a handful of frames
+  auto port = OpenPortInA(tiny);
+  ASSERT_TRUE(port);
+  RawSocket raw = OpenRawInB();
+  ASSERT_TRUE(raw.valid());
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(raw.Send(MakeFrame(0xa, 0xb, 1000, 0x10)));
+  EXPECT_GT(port->io_counters().rx_dropped, 0u);
+  const uint64_t dropped = port->io_counters().rx_dropped;
+  EXPECT_EQ(port->io_counters().rx_dropped, dropped) << "accumulated, not reset by reading";
+}
+
 TEST_F(AfPacketPortTest, TcpStreamArrivesAsGsoSuperFrames) {
   ASSERT_TRUE(testing::Sh("ip -n " + ns_a_->name() + " addr add 10.77.0.1/24 dev " + kVethA));
   ASSERT_TRUE(testing::Sh("ip -n " + ns_b_->name() + " addr add 10.77.0.2/24 dev " + kVethB));
