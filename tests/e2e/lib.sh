@@ -58,6 +58,10 @@ e2e_context() {
     echo "ovs-vswitchd.log (last 15 lines):"
     tail -n 15 "${OVS_DIR}/ovs-vswitchd.log" 2>/dev/null | sed 's/^/  /' || true
   fi
+  if [[ -n "${CLOUDLET_LOG:-}" && -f "${CLOUDLET_LOG}" ]]; then
+    echo "cloudlet daemon log (last 20 lines):"
+    tail -n 20 "$CLOUDLET_LOG" 2>/dev/null | sed 's/^/  /' || true
+  fi
   echo "----"
 }
 
@@ -375,4 +379,123 @@ tshark_stop() {
   sleep 0.3  # let frames in flight reach the capture
   kill -INT "$pid" 2>/dev/null || true
   e2e_kill_pid "$pid" 5
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# cloudlet itself: a private daemon per test (own socket and state dir in $E2E_TMP), the CLI pointed at it,
+# status JSON queries, the names of the interfaces cloudlet derives, and host snapshots. The test sets CLOUDLET
+# (the binary, usually "$1") before calling these.
+
+CLOUDLET_SOCKET=""
+CLOUDLET_STATE_DIR=""
+CLOUDLET_PID=""
+CLOUDLET_LOG=""
+
+# cl ARGS...: the cloudlet CLI talking to this run's daemon.
+cl() { "$CLOUDLET" --socket "$CLOUDLET_SOCKET" "$@"; }
+
+# cloudlet_daemon_start [SOCKET [STATE_DIR [LOG]]]: starts `cloudlet daemon` in the foreground as a registered
+# background process (ended by PID at exit) and waits until it answers on its socket. Defaults live in $E2E_TMP.
+# Sets CLOUDLET_PID. Call it directly, never in $(...).
+cloudlet_daemon_start() {
+  : "${CLOUDLET:?set CLOUDLET to the cloudlet binary before cloudlet_daemon_start}"
+  CLOUDLET_SOCKET=${1:-$E2E_TMP/cloudlet.sock}
+  CLOUDLET_STATE_DIR=${2:-$E2E_TMP/state}
+  CLOUDLET_LOG=${3:-$E2E_TMP/daemon.log}
+  e2e_bg "$CLOUDLET_LOG" "$CLOUDLET" --socket "$CLOUDLET_SOCKET" daemon --state-dir "$CLOUDLET_STATE_DIR"
+  CLOUDLET_PID=$E2E_LAST_PID
+  if ! wait_for "[[ -S '$CLOUDLET_SOCKET' ]] && cl status >/dev/null 2>&1" 15; then
+    kill -0 "$CLOUDLET_PID" 2>/dev/null || e2e_log "cloudlet daemon (pid $CLOUDLET_PID) exited"
+    fail "cloudlet daemon did not answer on $CLOUDLET_SOCKET within 15 s"
+  fi
+}
+
+# cloudlet_daemon_stop [SIGNAL]: ends this run's daemon (TERM with a 10 s grace by default, or KILL) and reaps it.
+cloudlet_daemon_stop() {
+  local sig=${1:-TERM}
+  [[ -z "$CLOUDLET_PID" ]] && return 0
+  if [[ "$sig" == KILL ]]; then
+    kill -KILL "$CLOUDLET_PID" 2>/dev/null || true
+    wait "$CLOUDLET_PID" 2>/dev/null || true
+  else
+    e2e_kill_pid "$CLOUDLET_PID" 10
+  fi
+}
+
+# cloudlet_down_at_exit FILE: registers a best-effort `cloudlet down FILE` (runs before the daemon is ended, since
+# cleanup is last-in first-out and the daemon was registered earlier).
+cloudlet_down_at_exit() {
+  e2e_defer "timeout 30 '$CLOUDLET' --socket '$CLOUDLET_SOCKET' down '$1'"
+}
+
+# status_json: this run's daemon's status as JSON on stdout.
+status_json() { cl status --format json; }
+
+# json_eval EXPR: evaluates a Python expression with `s` bound to the JSON read from stdin; prints the result
+# (lists/dicts as JSON, strings as they are). Helpers available in EXPR: sw(name), port(sw, name), vlan(sw, id).
+json_eval() {
+  python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+def sw(name):
+    return next(x for x in s.get("switches", []) if x.get("name") == name)
+def port(swname, name):
+    return next(p for p in sw(swname).get("ports", []) if p.get("name") == name)
+def vlan(swname, vid):
+    return next(v for v in sw(swname).get("vlans", []) if v.get("id") == vid)
+r = eval(sys.argv[1])
+print(r if isinstance(r, str) else json.dumps(r))
+' "$1"
+}
+
+# cloudlet_ifname endpoint|link PROJECT NAME [SIDE]: the host interface name cloudlet derives for an endpoint's veth
+# ("clp-" + 8 hex) or one end of a link ("cll-" + 8 hex + a|b); PROJECT is the YAML file's absolute path. Mirrors
+# src/control/naming.cc (FNV-1a over kind NUL project NUL name), so a test can clean up even after a failed `up`.
+cloudlet_ifname() {
+  python3 - "$@" <<'PY'
+import sys
+kind, project, name = sys.argv[1:4]
+side = sys.argv[4] if len(sys.argv) > 4 else ""
+h = 2166136261
+for c in (kind + "\0" + project + "\0" + name).encode():
+    h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+print(("clp-" if kind == "endpoint" else "cll-") + "%08x" % h + side)
+PY
+}
+
+# cloudlet_own PROJECT [endpoint:NAME[:NETNS] | link:NAME]...: registers deletion at exit of what cloudlet would
+# create for these declarations (host veth ends; an endpoint's namespace when NETNS is given), in case the test
+# fails before `down` or `down` itself is broken. Harmless when they are already gone.
+cloudlet_own() {
+  local project=$1 item kind rest name netns
+  shift
+  for item in "$@"; do
+    kind=${item%%:*} rest=${item#*:}
+    name=${rest%%:*} netns=""
+    [[ "$rest" == *:* ]] && netns=${rest#*:}
+    if [[ "$kind" == endpoint ]]; then
+      link_register "$(cloudlet_ifname endpoint "$project" "$name")"
+      [[ -n "$netns" ]] && e2e_defer "ip netns del '$netns'"
+    else
+      link_register "$(cloudlet_ifname link "$project" "$name" a)"
+      link_register "$(cloudlet_ifname link "$project" "$name" b)"
+    fi
+  done
+}
+
+# host_snapshot REGEX: a stable text picture of the host parts matching REGEX (link names, e.g. this run's id and
+# the names cloudlet derives for this run): host links as "ifindex name", namespaces whose names match, and every
+# link and address inside them. Two equal snapshots mean nothing that matters to the test changed.
+host_snapshot() {
+  local re=$1 ns
+  echo "# host links"
+  ip -o link show | awk -F': ' '{split($2, n, "@"); print $1, n[1]}' | grep -E -- "$re" | sort -k2 || true
+  echo "# namespaces"
+  ip netns list | awk '{print $1}' | grep -E -- "$re" | sort || true
+  for ns in $(ip netns list | awk '{print $1}' | grep -E -- "$re" | sort); do
+    echo "# netns $ns links"
+    ip -n "$ns" -o link show | awk -F': ' '{split($2, n, "@"); print $1, n[1]}' | sort -k2 || true
+    echo "# netns $ns addresses"
+    ip -n "$ns" -o addr show | awk '{print $2, $3, $4}' | sort || true
+  done
 }
