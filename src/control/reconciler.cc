@@ -1,0 +1,255 @@
+// Executor of reconciliation plans: persist intent, act on the host, converge the data plane, persist the result.
+#include "control/reconciler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "control/naming.h"
+
+namespace cloudlet {
+
+namespace {
+
+// `running` with `project`'s switches replaced by `replacement` (others keep their order).
+std::vector<SwitchPlan> ReplaceProject(const std::vector<SwitchPlan>& running, const std::string& project,
+                                       const std::vector<SwitchPlan>& replacement) {
+  std::vector<SwitchPlan> out;
+  for (const auto& s : running) {
+    if (s.project != project) out.push_back(s);
+  }
+  out.insert(out.end(), replacement.begin(), replacement.end());
+  return out;
+}
+
+std::vector<SwitchPlan> WithoutInterfaces(const std::vector<SwitchPlan>& running, const std::set<std::string>& ifnames) {
+  std::vector<SwitchPlan> out = running;
+  for (auto& s : out) {
+    std::erase_if(s.ports, [&](const PortPlan& p) { return p.kind == PortPlanKind::kAfPacket && ifnames.count(p.ifname); });
+  }
+  return out;
+}
+
+}  // namespace
+
+Reconciler::Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store)
+    : host_(host), runtime_(runtime), store_(store) {}
+
+cloudlet::Status Reconciler::Save() {
+  if (!store_) return Status::Ok();
+  auto st = store_->Save(state_);
+  if (!st.ok()) return st.error().wrap("cannot record state before changing anything");
+  return st;
+}
+
+cloudlet::Status Reconciler::ApplySwitches(const std::vector<SwitchPlan>& target) {
+  if (applied_once_ && target == running_) return Status::Ok();
+  auto st = runtime_.Apply(target);
+  if (!st.ok()) return st.error().wrap("data plane");
+  running_ = target;
+  applied_once_ = true;
+  return Status::Ok();
+}
+
+std::vector<SwitchPlan> Reconciler::SwitchesOf(const std::string& project) const {
+  std::vector<SwitchPlan> out;
+  for (const auto& s : running_) {
+    if (s.project == project) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<std::string> Reconciler::Restore(const DaemonState& state,
+                                             const std::function<Result<CloudConfig>(const nlohmann::json&)>& decode) {
+  std::lock_guard lock(mu_);
+  state_ = state;
+  std::vector<std::string> problems;
+  // Claim every project's names first, so collision checks during restore see all of them.
+  std::vector<std::pair<std::string, CloudConfig>> ups;
+  std::vector<std::string> downs;
+  for (const auto& [project, record] : state.projects) {
+    if (record.removing) {
+      downs.push_back(project);
+      continue;
+    }
+    auto cfg = decode(record.config);
+    if (!cfg.ok()) {
+      problems.push_back(project + ": recorded config no longer valid: " + cfg.error().message());
+      continue;
+    }
+    configs_[project] = *cfg;
+    ups.emplace_back(project, std::move(cfg).value());
+  }
+  for (const auto& project : downs) {
+    auto r = DownLocked(project);
+    if (!r.status.ok()) problems.push_back(project + ": finishing `down`: " + r.status.message());
+  }
+  for (const auto& [project, cfg] : ups) {
+    auto r = UpLocked(project, cfg, state_.projects[project].config);
+    for (const auto& c : r.changes) spdlog::info("restore {}: {}", project, c);
+    if (!r.status.ok()) problems.push_back(project + ": " + r.status.message());
+  }
+  return problems;
+}
+
+ChangeReport Reconciler::Up(const std::string& project, const CloudConfig& cfg, const nlohmann::json& cfg_json) {
+  std::lock_guard lock(mu_);
+  return UpLocked(project, cfg, cfg_json);
+}
+
+ChangeReport Reconciler::Down(const std::string& project) {
+  std::lock_guard lock(mu_);
+  return DownLocked(project);
+}
+
+ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig& cfg, const nlohmann::json& cfg_json) {
+  ChangeReport report;
+  std::map<std::string, CloudConfig> others = configs_;
+  others.erase(project);
+  if (auto st = CheckCollisions(project, cfg, others); !st.ok()) {
+    report.status = st;
+    report.http_code = 409;
+    return report;
+  }
+
+  auto rec_it = state_.projects.find(project);
+  const ProjectRecord* recorded = rec_it == state_.projects.end() ? nullptr : &rec_it->second;
+  HostView view = host_.Observe(TargetsFor(project, &cfg, recorded));
+  ProjectPlan plan = PlanProject(project, &cfg, recorded, view);
+  const std::vector<SwitchPlan> before = SwitchesOf(project);
+  const std::vector<SwitchPlan> after = BuildSwitchPlans(project, cfg);
+  const std::vector<SwitchPlan> target = ReplaceProject(running_, project, after);
+  const bool dataplane_same = applied_once_ && target == running_;
+
+  if (plan.empty() && dataplane_same && recorded && !recorded->pending) {
+    configs_[project] = cfg;
+    if (recorded->config != cfg_json) {  // same effect, other text (e.g. comments moved lines): remember it
+      rec_it->second.config = cfg_json;
+      if (auto st = Save(); !st.ok()) spdlog::warn("{}", st.message());
+    }
+    return report;  // nothing changed
+  }
+
+  // Intent first: if we crash from here on, the next start knows about everything this change may create.
+  ProjectRecord intent = plan.intent;
+  intent.config = cfg_json;
+  state_.projects[project] = intent;
+  configs_[project] = cfg;
+  if (auto st = Save(); !st.ok()) {
+    report.status = st;
+    report.http_code = 500;
+    return report;
+  }
+
+  auto fail = [&](const cloudlet::Status& st) {
+    report.status = st;
+    report.http_code = 500;
+    spdlog::error("up {}: {}", project, st.message());
+    return report;
+  };
+
+  // Ports on veths about to be deleted or re-created leave the data plane first.
+  if (auto interim = WithoutInterfaces(running_, plan.detach); interim != running_) {
+    if (auto st = ApplySwitches(interim); !st.ok()) return fail(st);
+  }
+  for (const auto* phase : {&plan.teardown, &plan.setup}) {
+    for (const Action& a : *phase) {
+      if (auto st = host_.Execute(a); !st.ok()) return fail(st.error().wrap(a.Describe()));
+      if (!a.quiet) report.changes.push_back(a.Describe());
+      if (a.quiet) {
+        spdlog::debug("up {}: {}", project, a.Describe());
+      } else {
+        spdlog::info("up {}: {}", project, a.Describe());
+      }
+    }
+  }
+  if (auto st = ApplySwitches(target); !st.ok()) return fail(st);
+  for (auto& line : DescribeSwitchChanges(before, after)) {
+    spdlog::info("up {}: {}", project, line);
+    report.changes.push_back(std::move(line));
+  }
+
+  ProjectRecord result = plan.result;
+  result.config = cfg_json;
+  state_.projects[project] = result;
+  if (auto st = Save(); !st.ok()) return fail(st);
+  return report;
+}
+
+ChangeReport Reconciler::DownLocked(const std::string& project) {
+  ChangeReport report;
+  auto rec_it = state_.projects.find(project);
+  if (rec_it == state_.projects.end()) {
+    report.status = Error("project " + project + " is not up (nothing recorded for it); nothing to remove");
+    report.http_code = 404;
+    return report;
+  }
+  HostView view = host_.Observe(TargetsFor(project, nullptr, &rec_it->second));
+  ProjectPlan plan = PlanProject(project, nullptr, &rec_it->second, view);
+
+  ProjectRecord intent = plan.intent;
+  intent.config = rec_it->second.config;
+  rec_it->second = intent;
+  if (auto st = Save(); !st.ok()) {
+    report.status = st;
+    report.http_code = 500;
+    return report;
+  }
+  auto fail = [&](const cloudlet::Status& st) {
+    report.status = st;
+    report.http_code = 500;
+    spdlog::error("down {}: {}", project, st.message());
+    return report;
+  };
+
+  // Data plane first (its ports hold the veths), then veths, then the namespaces cloudlet created.
+  const std::vector<SwitchPlan> before = SwitchesOf(project);
+  if (auto st = ApplySwitches(ReplaceProject(running_, project, {})); !st.ok()) return fail(st);
+  for (auto& line : DescribeSwitchChanges(before, {})) report.changes.push_back(std::move(line));
+  for (const Action& a : plan.teardown) {
+    if (auto st = host_.Execute(a); !st.ok()) return fail(st.error().wrap(a.Describe()));
+    if (!a.quiet) report.changes.push_back(a.Describe());
+    spdlog::info("down {}: {}", project, a.Describe());
+  }
+  state_.projects.erase(project);
+  configs_.erase(project);
+  if (auto st = Save(); !st.ok()) return fail(st);
+  return report;
+}
+
+nlohmann::json Reconciler::StatusJson() {
+  std::lock_guard lock(mu_);
+  nlohmann::json switches = runtime_.Snapshot();
+  // VLAN names and the owning project come from the configs.
+  for (auto& sw : switches) {
+    const std::string name = sw.value("name", "");
+    for (const auto& [project, cfg] : configs_) {
+      bool mine = std::any_of(cfg.switches.begin(), cfg.switches.end(), [&](const SwitchDecl& d) { return d.name == name; });
+      if (!mine) continue;
+      sw["project"] = project;
+      if (!sw.contains("vlans")) break;
+      for (auto& v : sw["vlans"]) {
+        for (const auto& decl : cfg.vlans) {
+          if (decl.id == v.value("id", 0)) v["name"] = decl.name;
+        }
+      }
+      break;
+    }
+  }
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (const auto& [project, cfg] : configs_) {
+    for (const auto& ep : cfg.endpoints) {
+      endpoints.push_back({{"name", ep.name},
+                           {"project", project},
+                           {"switch", ep.switch_name},
+                           {"vlan", ep.vlan},
+                           {"netns", EndpointNetns(ep)},
+                           {"interface", ep.interface},
+                           {"host_interface", EndpointHostIfname(project, ep.name)},
+                           {"addresses", ep.addresses}});
+    }
+  }
+  return {{"switches", switches}, {"endpoints", endpoints}};
+}
+
+}  // namespace cloudlet

@@ -1,0 +1,66 @@
+// The reconciler's executor: holds every project's desired state, and for `up`/`down` observes the host, asks the
+// planner (planner.h) for actions, persists its intent, carries the actions out through HostOps, and converges the
+// data plane on the merge of all projects through SwitchRuntime. One change at a time (a mutex); status may be read
+// concurrently with the data plane running.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/status.h"
+#include "config/model.h"
+#include "control/host_ops.h"
+#include "control/planner.h"
+#include "control/state_store.h"
+#include "control/switch_runtime.h"
+
+namespace cloudlet {
+
+struct ChangeReport {
+  Status status;                     // ok, or what failed (the state keeps track of anything half-done)
+  int http_code = 200;               // 200, 409 (name collision), 404 (unknown project), 500 (host or data plane)
+  std::vector<std::string> changes;  // one line per action that happened, in order
+};
+
+class Reconciler {
+ public:
+  // `store` may be null (tests): state is then kept in memory only.
+  Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store);
+
+  // Daemon start: re-creates what every recorded project needs (re-attaching to the veths that exist) and finishes
+  // any `down` that was in flight. `decode` turns a recorded config back into a validated CloudConfig.
+  // Returns one line per project that could not be restored; those stay recorded.
+  std::vector<std::string> Restore(const DaemonState& state,
+                                   const std::function<Result<CloudConfig>(const nlohmann::json&)>& decode);
+
+  // Makes `project` match `cfg` (`cfg_json` is what gets recorded, ToJson(cfg)).
+  ChangeReport Up(const std::string& project, const CloudConfig& cfg, const nlohmann::json& cfg_json);
+  // Removes everything `project`'s `up` created.
+  ChangeReport Down(const std::string& project);
+
+  // {"switches":[...],"endpoints":[...]} — see the status contract in docs.
+  nlohmann::json StatusJson();
+
+ private:
+  ChangeReport UpLocked(const std::string& project, const CloudConfig& cfg, const nlohmann::json& cfg_json);
+  ChangeReport DownLocked(const std::string& project);
+  cloudlet::Status Save();
+  cloudlet::Status ApplySwitches(const std::vector<SwitchPlan>& target);
+  std::vector<SwitchPlan> SwitchesOf(const std::string& project) const;
+
+  HostOps& host_;
+  SwitchRuntime& runtime_;
+  const StateStore* store_;
+  std::mutex mu_;
+  DaemonState state_;
+  std::map<std::string, CloudConfig> configs_;  // desired state of every project, as last asked for
+  std::vector<SwitchPlan> running_;             // what the data plane runs (last successful Apply)
+  bool applied_once_ = false;
+};
+
+}  // namespace cloudlet

@@ -1,0 +1,29 @@
+// The executor's view of the data plane: run exactly these switches, and report on them in the status JSON contract
+// (see StatusJson in reconciler.h). The real implementation wraps dataplane/Dataplane; tests use a fake.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "control/planner.h"
+
+namespace cloudlet {
+
+class SwitchRuntime {
+ public:
+  virtual ~SwitchRuntime() = default;
+  // All or nothing: on error the running switches are as before.
+  virtual Status Apply(const std::vector<SwitchPlan>& switches) = 0;
+  // [{"name","max_macs","mac_aging_seconds","mac_count","ports":[...],"vlans":[...],"macs":[...]}]; VLAN names are
+  // left empty for the caller, which knows the configs, to fill in.
+  virtual nlohmann::json Snapshot() = 0;
+};
+
+// Runs the switches in a dataplane/Dataplane (threads, AF_PACKET and TAP ports).
+std::unique_ptr<SwitchRuntime> MakeDataplaneRuntime(const Clock& clock);
+
+}  // namespace cloudlet

@@ -1,0 +1,151 @@
+// In-memory stand-ins for the host kernel and the data plane, so the reconciler is tested without root.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "control/host_ops.h"
+#include "control/switch_runtime.h"
+
+namespace cloudlet::testing {
+
+// A host with named namespaces and interfaces; executes planner actions like rtnetlink would.
+class FakeHost final : public HostOps {
+ public:
+  std::set<std::string> netns;
+  std::map<IfKey, LinkInfo> links;
+  std::map<IfKey, std::vector<std::string>> addresses;
+  std::map<std::string, std::string> routes;  // netns -> gateway
+  std::vector<Action> executed;
+  int fail_on_call = -1;  // index of the Execute call that fails (-1: none)
+
+  HostView Observe(const ObservationTargets& t) override {
+    HostView v;
+    for (const auto& ns : t.netns) {
+      if (netns.count(ns)) v.netns.insert(ns);
+    }
+    for (const auto& k : t.links) {
+      if (links.count(k)) v.links.emplace(k, links.at(k));
+    }
+    for (const auto& k : t.addresses) {
+      if (addresses.count(k)) v.addresses.emplace(k, addresses.at(k));
+    }
+    return v;
+  }
+
+  Status Execute(const Action& a) override {
+    if (static_cast<int>(executed.size()) == fail_on_call) return Error("injected failure");
+    executed.push_back(a);
+    switch (a.kind) {
+      case ActionKind::kCreateNetns:
+        netns.insert(a.netns);
+        links[{a.netns, "lo"}] = {"lo", 1, "loopback", 65536, false, ""};
+        break;
+      case ActionKind::kDeleteNetns:
+        netns.erase(a.netns);
+        std::erase_if(links, [&](const auto& kv) { return kv.first.first == a.netns; });
+        break;
+      case ActionKind::kCreateVeth: {
+        const VethSpec& s = a.veth;
+        if (links.count({"", s.host_ifname})) return Error("exists");
+        if (!s.peer_netns.empty() && !netns.count(s.peer_netns)) return Error("no netns " + s.peer_netns);
+        links[{"", s.host_ifname}] = {s.host_ifname, 10, "veth", s.mtu, false, "02:00:00:00:00:01"};
+        links[{s.peer_netns, s.peer_ifname}] = {s.peer_ifname, 11, "veth", s.mtu, false,
+                                                s.peer_mac.empty() ? "02:00:00:00:00:02" : s.peer_mac};
+        peers[s.host_ifname] = {s.peer_netns, s.peer_ifname};
+        break;
+      }
+      case ActionKind::kDeleteLink: {
+        links.erase({a.netns, a.ifname});
+        addresses.erase({a.netns, a.ifname});
+        auto it = peers.find(a.ifname);
+        if (it != peers.end()) {
+          links.erase(it->second);
+          addresses.erase(it->second);
+          peers.erase(it);
+        }
+        break;
+      }
+      case ActionKind::kSetMtu:
+        links.at({a.netns, a.ifname}).mtu = a.mtu;
+        break;
+      case ActionKind::kSetLinkUp:
+        links.at({a.netns, a.ifname}).up = true;
+        break;
+      case ActionKind::kDisableIpv6:
+        break;
+      case ActionKind::kReplaceAddresses:
+        addresses[{a.netns, a.ifname}] = a.addresses;
+        break;
+      case ActionKind::kSetDefaultRoute:
+        routes[a.netns] = a.gateway;
+        break;
+    }
+    return Status::Ok();
+  }
+
+  size_t CountPrefix(const std::string& prefix) const {
+    return std::count_if(links.begin(), links.end(),
+                         [&](const auto& kv) { return kv.first.second.rfind(prefix, 0) == 0; });
+  }
+
+ private:
+  std::map<std::string, IfKey> peers;  // host ifname -> peer end
+};
+
+class FakeRuntime final : public SwitchRuntime {
+ public:
+  std::vector<SwitchPlan> running;
+  int applies = 0;
+  bool fail = false;
+  Status Apply(const std::vector<SwitchPlan>& s) override {
+    if (fail) return Error("injected data-plane failure");
+    ++applies;
+    running = s;
+    return Status::Ok();
+  }
+  nlohmann::json Snapshot() override {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& s : running) {
+      nlohmann::json ports = nlohmann::json::array();
+      for (const auto& p : s.ports) ports.push_back({{"name", p.name}, {"interface", p.ifname}});
+      out.push_back({{"name", s.name}, {"ports", ports}, {"vlans", {{{"id", 10}, {"name", ""}}}}});
+    }
+    return out;
+  }
+};
+
+// Two switches joined by a trunk, three endpoints: the shape of examples/quickstart.yaml.
+inline CloudConfig QuickstartConfig() {
+  CloudConfig c;
+  c.source = "/tmp/quickstart.yaml";
+  c.vlans = {{10, "tenant-a", {}}, {20, "tenant-b", {}}};
+  SwitchDecl sw1;
+  sw1.name = "sw1";
+  SwitchDecl sw2;
+  sw2.name = "sw2";
+  c.switches = {sw1, sw2};
+  LinkDecl trunk;
+  trunk.name = "trunk1";
+  trunk.a = "sw1";
+  trunk.b = "sw2";
+  trunk.vlans = {10, 20};
+  c.links = {trunk};
+  auto endpoint = [](std::string name, std::string sw, uint16_t vlan, std::string addr) {
+    EndpointDecl e;
+    e.name = std::move(name);
+    e.switch_name = std::move(sw);
+    e.vlan = vlan;
+    e.addresses = {std::move(addr)};
+    return e;
+  };
+  c.endpoints = {endpoint("a1", "sw1", 10, "10.10.0.1/24"), endpoint("a2", "sw2", 10, "10.10.0.2/24"),
+                 endpoint("b1", "sw1", 20, "10.10.0.3/24")};
+  return c;
+}
+
+}  // namespace cloudlet::testing
