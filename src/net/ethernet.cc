@@ -40,9 +40,12 @@ std::string MacAddr::to_string() const {
 
 const char* FrameErrorName(FrameError error) {
   switch (error) {
-    case FrameError::kNone: return "none";
-    case FrameError::kTruncatedHeader: return "truncated_header";
-    case FrameError::kTruncatedTag: return "truncated_tag";
+    case FrameError::kNone:
+      return "none";
+    case FrameError::kTruncatedHeader:
+      return "truncated_header";
+    case FrameError::kTruncatedTag:
+      return "truncated_tag";
   }
   return "unknown";
 }

@@ -22,9 +22,9 @@ constexpr size_t kMaxParsedTags = 2;  // outer (S- or C-tag) and inner (C-tag); 
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint16_t kEtherTypeArp = 0x0806;
 constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
-constexpr uint16_t kEtherTypeVlan = 0x8100;      // 802.1Q C-tag
-constexpr uint16_t kEtherTypeQinQ = 0x88a8;      // 802.1ad S-tag
-constexpr uint16_t kEtherTypeQinQOld = 0x9100;   // pre-standard S-tag some switches still send
+constexpr uint16_t kEtherTypeVlan = 0x8100;     // 802.1Q C-tag
+constexpr uint16_t kEtherTypeQinQ = 0x88a8;     // 802.1ad S-tag
+constexpr uint16_t kEtherTypeQinQOld = 0x9100;  // pre-standard S-tag some switches still send
 
 // True for the TPIDs parsed as VLAN tags.
 constexpr bool IsVlanTpid(uint16_t ethertype) {
@@ -101,10 +101,10 @@ const char* FrameErrorName(FrameError error);
 struct FrameView {
   const uint8_t* dst = nullptr;
   const uint8_t* src = nullptr;
-  uint8_t num_tags = 0;  // 0..kMaxParsedTags
+  uint8_t num_tags = 0;                        // 0..kMaxParsedTags
   std::array<VlanTag, kMaxParsedTags> tags{};  // tags[0] is outermost
-  uint16_t ethertype = 0;   // after the parsed tags (a third TPID shows here as the ethertype)
-  uint32_t l3_offset = 0;   // where the payload after `ethertype` starts
+  uint16_t ethertype = 0;                      // after the parsed tags (a third TPID shows here as the ethertype)
+  uint32_t l3_offset = 0;                      // where the payload after `ethertype` starts
 
   MacAddr dst_mac() const { return MacAddr::From(dst); }
   MacAddr src_mac() const { return MacAddr::From(src); }
@@ -171,7 +171,8 @@ inline bool PushTag(Packet& pkt, uint16_t tpid, uint16_t tci) {
 
 // For scatter-gather transmit: writes dst, src and the tag (16 bytes) to `out`. The frame on the wire is then
 // out[0..16) followed by pkt.data[12..len). Returns false if the frame is shorter than 12 bytes.
-inline bool WriteTaggedHeader(const Packet& pkt, uint16_t tpid, uint16_t tci, uint8_t out[2 * kEthAddrLen + kVlanTagLen]) {
+inline bool WriteTaggedHeader(const Packet& pkt, uint16_t tpid, uint16_t tci,
+                              uint8_t out[2 * kEthAddrLen + kVlanTagLen]) {
   if (pkt.len < 2 * kEthAddrLen) return false;
   std::memcpy(out, pkt.data, 2 * kEthAddrLen);
   StoreBe16(out + 12, tpid);

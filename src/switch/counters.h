@@ -25,15 +25,24 @@ constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::kCount);
 // snake_case name of a drop reason, used as JSON key by the control plane.
 constexpr const char* DropReasonName(DropReason reason) {
   switch (reason) {
-    case DropReason::kMalformed: return "malformed";
-    case DropReason::kInvalidSource: return "invalid_source";
-    case DropReason::kVlanNotAllowed: return "vlan_not_allowed";
-    case DropReason::kTaggedOnAccess: return "tagged_on_access";
-    case DropReason::kUntaggedWithoutNative: return "untagged_without_native";
-    case DropReason::kSamePort: return "same_port";
-    case DropReason::kQueueFull: return "queue_full";
-    case DropReason::kTxFailed: return "tx_failed";
-    case DropReason::kCount: break;
+    case DropReason::kMalformed:
+      return "malformed";
+    case DropReason::kInvalidSource:
+      return "invalid_source";
+    case DropReason::kVlanNotAllowed:
+      return "vlan_not_allowed";
+    case DropReason::kTaggedOnAccess:
+      return "tagged_on_access";
+    case DropReason::kUntaggedWithoutNative:
+      return "untagged_without_native";
+    case DropReason::kSamePort:
+      return "same_port";
+    case DropReason::kQueueFull:
+      return "queue_full";
+    case DropReason::kTxFailed:
+      return "tx_failed";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }
@@ -61,7 +70,7 @@ struct VlanCounters {
   uint64_t packets = 0;  // frames classified into this VLAN
   uint64_t bytes = 0;    // their length as received
   uint64_t flooded = 0;  // of those, frames flooded (unknown unicast, broadcast, multicast)
-  uint64_t drops = 0;    // frames of this VLAN dropped for any reason after classification, or tagged for it and refused
+  uint64_t drops = 0;  // frames of this VLAN dropped for any reason after classification, or tagged for it and refused
 };
 
 }  // namespace cloudlet

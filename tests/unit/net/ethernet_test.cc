@@ -45,8 +45,8 @@ TEST(MacAddrTest, ParsesAndFormats) {
   EXPECT_EQ(mac->to_u64(), 0x525400abcd0fULL);
   EXPECT_EQ(MacAddr::FromU64(0x525400abcd0fULL), *mac);
   EXPECT_TRUE(MacAddr::Parse("52-54-00-ab-cd-0f").has_value());
-  for (const char* bad : {"", "52:54:00:ab:cd", "52:54:00:ab:cd:0g", "52:54-00:ab:cd:0f", "52:54:00:ab:cd:0f:",
-                          "525400abcd0f", "52:54:00:ab:cd:f"}) {
+  for (const char* bad : {"", "52:54:00:ab:cd", "52:54:00:ab:cd:0g", "52:54-00:ab:cd:0f",
+                          "52:54:00:ab:cd:0f:", "525400abcd0f", "52:54:00:ab:cd:f"}) {
     EXPECT_FALSE(MacAddr::Parse(bad).has_value()) << bad;
   }
 }
@@ -95,8 +95,8 @@ TEST(ParseFrameTest, Dot1adAndDoubleTagged) {
   EXPECT_EQ(v.outer_tag()->vid(), 200);
   EXPECT_EQ(v.ethertype, kEtherTypeArp);
 
-  auto qinq = Frame({{kEtherTypeQinQ, MakeTci(1, false, 300)}, {kEtherTypeVlan, MakeTci(6, false, 42)}},
-                    kEtherTypeIpv4, 46);
+  auto qinq =
+      Frame({{kEtherTypeQinQ, MakeTci(1, false, 300)}, {kEtherTypeVlan, MakeTci(6, false, 42)}}, kEtherTypeIpv4, 46);
   ASSERT_EQ(ParseFrame(qinq.data(), qinq.size(), &v), FrameError::kNone);
   ASSERT_EQ(v.num_tags, 2);
   EXPECT_EQ(v.outer_tag()->vid(), 300);

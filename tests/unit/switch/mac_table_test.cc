@@ -51,7 +51,8 @@ TEST(MacTableTest, PortAndTableLimits) {
   for (uint64_t m = 1; m <= 4; ++m) EXPECT_EQ(t.learn(K(1, m), 0, 0, kAging, 4, nullptr), MacTable::Learn::kLearned);
   EXPECT_EQ(t.learn(K(1, 5), 0, 0, kAging, 4, nullptr), MacTable::Learn::kLimitHit);
   EXPECT_EQ(t.learn(K(1, 1), 0, 1, kAging, 4, nullptr), MacTable::Learn::kRefreshed) << "known addresses still refresh";
-  for (uint64_t m = 100; m < 106; ++m) EXPECT_EQ(t.learn(K(1, m), 1, 0, kAging, 100, nullptr), MacTable::Learn::kLearned);
+  for (uint64_t m = 100; m < 106; ++m)
+    EXPECT_EQ(t.learn(K(1, m), 1, 0, kAging, 100, nullptr), MacTable::Learn::kLearned);
   EXPECT_EQ(t.size(), 10u);
   EXPECT_EQ(t.learn(K(1, 200), 2, 0, kAging, 100, nullptr), MacTable::Learn::kLimitHit) << "table full";
   EXPECT_EQ(t.size(), 10u);
@@ -68,7 +69,8 @@ TEST(MacTableTest, PortAndTableLimits) {
 
 TEST(MacTableTest, SetLimitNeverEvicts) {
   MacTable t(100);
-  for (uint64_t m = 1; m <= 50; ++m) ASSERT_EQ(t.learn(K(1, m), 0, 0, kAging, kNoLimit, nullptr), MacTable::Learn::kLearned);
+  for (uint64_t m = 1; m <= 50; ++m)
+    ASSERT_EQ(t.learn(K(1, m), 0, 0, kAging, kNoLimit, nullptr), MacTable::Learn::kLearned);
   EXPECT_TRUE(t.set_limit(10));
   EXPECT_EQ(t.size(), 50u);
   EXPECT_EQ(t.learn(K(1, 999), 0, 0, kAging, kNoLimit, nullptr), MacTable::Learn::kLimitHit);
@@ -136,7 +138,8 @@ TEST(MacTableTest, ExpireIsBoundedAndComplete) {
 
 TEST(MacTableTest, EraseAndClear) {
   MacTable t(64);
-  for (uint64_t m = 1; m <= 60; ++m) ASSERT_NE(t.learn(K(5, m), m % 3, 0, kAging, kNoLimit, nullptr), MacTable::Learn::kLimitHit);
+  for (uint64_t m = 1; m <= 60; ++m)
+    ASSERT_NE(t.learn(K(5, m), m % 3, 0, kAging, kNoLimit, nullptr), MacTable::Learn::kLimitHit);
   EXPECT_EQ(t.erase_port(1), 20u);
   EXPECT_EQ(t.port_count(1), 0u);
   EXPECT_EQ(t.size(), 40u);
