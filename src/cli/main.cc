@@ -1,7 +1,6 @@
 // Entry point of the `cloudlet` binary; every command lives in src/cli/ and src/control/.
-#include <cstdio>
+#include <iostream>
 
-int main() {
-  std::puts("cloudlet: CLI under construction (see issue 2)");
-  return 1;
-}
+#include "cli/cli.h"
+
+int main(int argc, char** argv) { return cloudlet::cli::RunCli(argc, argv, std::cout, std::cerr); }

@@ -1,0 +1,124 @@
+// The daemon: state-dir lock, restore from state.json, API backend over the reconciler, signal-driven shutdown.
+#include "control/daemon.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/clock.h"
+#include "base/fd.h"
+#include "config/config.h"
+#include "control/api.h"
+#include "control/host_ops.h"
+#include "control/reconciler.h"
+#include "control/state_store.h"
+#include "control/switch_runtime.h"
+
+namespace cloudlet {
+
+namespace {
+
+nlohmann::json ChangesJson(const std::vector<std::string>& changes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : changes) out.push_back(c);
+  return out;
+}
+
+HttpReply ReportReply(const ChangeReport& r) {
+  if (r.status.ok()) return {200, {{"changes", ChangesJson(r.changes)}}};
+  HttpReply reply = ErrorReply(r.http_code, r.status.message());
+  reply.body["changes"] = ChangesJson(r.changes);
+  return reply;
+}
+
+class DaemonBackend final : public ApiBackend {
+ public:
+  explicit DaemonBackend(Reconciler& reconciler) : reconciler_(reconciler) {}
+
+  HttpReply Health() override { return {200, {{"ok", true}, {"pid", ::getpid()}}}; }
+  HttpReply StatusReply() override { return {200, reconciler_.StatusJson()}; }
+
+  HttpReply Up(const std::string& project, const nlohmann::json& config) override {
+    // Re-validated here: the socket is trusted with nothing.
+    auto cfg = FromJson(config);
+    if (!cfg.ok()) return ErrorReply(400, cfg.error().message());
+    spdlog::info("up {}", project);
+    return ReportReply(reconciler_.Up(project, *cfg, ToJson(*cfg)));
+  }
+
+  HttpReply Down(const std::string& project) override {
+    spdlog::info("down {}", project);
+    return ReportReply(reconciler_.Down(project));
+  }
+
+ private:
+  Reconciler& reconciler_;
+};
+
+Result<UniqueFd> LockStateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Error("cannot create state directory " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  const std::string lock_path = dir + "/lock";
+  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return ErrnoError("cannot open " + lock_path);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return ErrnoError("cannot lock " + lock_path);
+    std::string pid;
+    std::ifstream(dir + "/daemon.pid") >> pid;
+    return Error("another cloudlet daemon" + (pid.empty() ? std::string() : " (pid " + pid + ")") +
+                 " is already using state directory " + dir + "; stop it first, or give this one its own --state-dir");
+  }
+  return fd;
+}
+
+}  // namespace
+
+Status RunDaemon(const DaemonOptions& options) {
+  // Every thread started from here on inherits this mask; only sigwait below sees the signals.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  CL_ASSIGN_OR_RETURN(UniqueFd lock, LockStateDir(options.state_dir));
+  const std::string pid_path = options.state_dir + "/daemon.pid";
+  { std::ofstream(pid_path, std::ios::trunc) << ::getpid() << "\n"; }
+
+  StateStore store(options.state_dir);
+  CL_ASSIGN_OR_RETURN(DaemonState state, store.Load());
+  spdlog::info("cloudlet daemon (pid {}) starting: state {}, {} project(s) recorded", ::getpid(), store.path(),
+               state.projects.size());
+
+  MonotonicClock clock;
+  auto runtime = MakeDataplaneRuntime(clock);
+  auto host = MakeSystemHostOps();
+  Reconciler reconciler(*host, *runtime, &store);
+  auto problems = reconciler.Restore(state, [](const nlohmann::json& j) { return FromJson(j); });
+  for (const auto& p : problems) spdlog::error("could not restore {}", p);
+
+  DaemonBackend backend(reconciler);
+  auto server = ApiServer::Start(options.socket_path, backend);
+  if (!server.ok()) return server.error();
+  spdlog::info("listening on {}", options.socket_path);
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0) {
+  }
+  spdlog::info("stopping on {} (kernel objects stay; `cloudlet down FILE` removes them)",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  server->reset();  // no more requests; removes the socket
+  ::unlink(pid_path.c_str());
+  return Status::Ok();
+}
+
+}  // namespace cloudlet
