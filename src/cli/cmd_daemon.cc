@@ -38,7 +38,6 @@ int RunInForeground(const DaemonArgs& args, std::ostream& err) {
   SetupLogging(args.log_level);
   auto st = RunDaemon({args.socket_path, args.state_dir});
   if (!st.ok()) {
-    spdlog::error("{}", st.message());
     err << "cloudlet: daemon: " << st.message() << "\n";
     return kExitFailure;
   }

@@ -141,7 +141,7 @@ std::string RenderStatusTable(const nlohmann::json& status) {
   for (const auto& sw : switches) {
     out << "switch " << Str(sw, "name");
     if (sw.contains("project")) out << "  (" << Str(sw, "project") << ")";
-    out << "  MACs " << HumanCount(U64(sw, "mac_count")) << "/" << HumanCount(U64(sw, "max_macs")) << ", aging "
+    out << "  MACs " << U64(sw, "mac_count") << "/" << U64(sw, "max_macs") << ", aging "
         << U64(sw, "mac_aging_seconds") << " s\n";
 
     TextTable ports({"PORT", "INTERFACE", "KIND", "MODE", "VLANS", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES", "DROPS"},

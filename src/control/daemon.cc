@@ -93,6 +93,9 @@ Status RunDaemon(const DaemonOptions& options) {
   CL_ASSIGN_OR_RETURN(UniqueFd lock, LockStateDir(options.state_dir));
   const std::string pid_path = options.state_dir + "/daemon.pid";
   { std::ofstream(pid_path, std::ios::trunc) << ::getpid() << "\n"; }
+  // The pid file names the lock holder; it goes when this function returns, on every path.
+  std::unique_ptr<const std::string, void (*)(const std::string*)> pid_file(
+      &pid_path, [](const std::string* p) { ::unlink(p->c_str()); });
 
   StateStore store(options.state_dir);
   CL_ASSIGN_OR_RETURN(DaemonState state, store.Load());
@@ -117,7 +120,6 @@ Status RunDaemon(const DaemonOptions& options) {
   spdlog::info("stopping on {} (kernel objects stay; `cloudlet down FILE` removes them)",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   server->reset();  // no more requests; removes the socket
-  ::unlink(pid_path.c_str());
   return Status::Ok();
 }
 

@@ -126,7 +126,7 @@ TEST(Table, RendersStatusSections) {
     "endpoints": [{"name": "a1", "project": "/srv/q.yaml", "switch": "sw1", "vlan": 10, "netns": "a1",
                    "interface": "eth0", "host_interface": "clp-1a2b3c4d", "addresses": ["10.10.0.1/24"]}]})");
   std::string t = RenderStatusTable(status);
-  EXPECT_THAT(t, HasSubstr("switch sw1  (/srv/q.yaml)  MACs 1/8.2k, aging 300 s"));
+  EXPECT_THAT(t, HasSubstr("switch sw1  (/srv/q.yaml)  MACs 1/8192, aging 300 s"));
   EXPECT_THAT(t, HasSubstr("clp-1a2b3c4d"));
   EXPECT_THAT(t, HasSubstr("1.5k"));
   EXPECT_THAT(t, HasSubstr("2.0 MiB"));
