@@ -73,7 +73,7 @@ struct Dataplane::Impl {
 
   const Clock& clock;
   PortOpener opener;
-  std::mutex mu;                 // serializes apply() and status(); never taken by the data-plane threads
+  std::mutex mu;                  // serializes apply() and status(); never taken by the data-plane threads
   std::vector<Running> switches;  // in the order of the last applied spec
 
   Running* find(const std::string& name) {
@@ -86,8 +86,7 @@ struct Dataplane::Impl {
 
 Dataplane::Dataplane(const Clock& clock) : Dataplane(clock, OpenKernelPort) {}
 
-Dataplane::Dataplane(const Clock& clock, PortOpener opener)
-    : impl_(std::make_unique<Impl>(clock, std::move(opener))) {}
+Dataplane::Dataplane(const Clock& clock, PortOpener opener) : impl_(std::make_unique<Impl>(clock, std::move(opener))) {}
 
 Dataplane::~Dataplane() = default;  // each SwitchRunner stops its thread, then closes its ports
 

@@ -10,9 +10,9 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "port/port.h"
 #include "switch/counters.h"
 #include "switch/vlan_switch.h"
-#include "port/port.h"
 
 namespace cloudlet {
 

@@ -221,7 +221,8 @@ SwitchStatus SwitchRunner::status_on_thread() {
   for (size_t i = 0; i < kMaxPortsPerSwitch; ++i) {
     const Slot& slot = slots_[i];
     if (!slot.port) continue;
-    st.ports.push_back(PortStatus{static_cast<PortId>(i), slot.spec, switch_.port_counters(static_cast<PortId>(i)), slot.port->io_counters()});
+    st.ports.push_back(PortStatus{static_cast<PortId>(i), slot.spec, switch_.port_counters(static_cast<PortId>(i)),
+                                  slot.port->io_counters()});
   }
   st.macs = switch_.mac_entries(now);
   for (uint16_t vlan : switch_.active_vlans()) st.vlans.push_back(VlanStatus{vlan, switch_.vlan_counters(vlan)});

@@ -1,4 +1,5 @@
-// AfPacketPort (see af_packet_port.h): socket setup, batched receive with tag re-insertion, batched scatter-gather send.
+// AfPacketPort (see af_packet_port.h): socket setup, batched receive with tag re-insertion, batched scatter-gather
+// send.
 #include "port/af_packet_port.h"
 
 #include <arpa/inet.h>

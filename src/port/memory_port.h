@@ -20,10 +20,10 @@ class MemoryPort final : public Port {
  public:
   struct Options {
     std::string name = "mem";
-    size_t capacity = 256;        // frames per queue (rounded up to a power of two)
-    size_t frame_capacity = 2048; // largest frame either queue holds
-    bool offload = true;          // what supports_offload() reports
-    bool keep_sent = true;        // false: send() only counts (a benchmark sink)
+    size_t capacity = 256;         // frames per queue (rounded up to a power of two)
+    size_t frame_capacity = 2048;  // largest frame either queue holds
+    bool offload = true;           // what supports_offload() reports
+    bool keep_sent = true;         // false: send() only counts (a benchmark sink)
   };
 
   static Result<std::unique_ptr<MemoryPort>> Create(const Options& options);

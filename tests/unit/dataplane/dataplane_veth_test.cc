@@ -228,8 +228,8 @@ TEST_F(DataplaneVethTest, DISABLED_ThroughputVersusLinuxBridge) {
   auto run_iperf = [](const Host& server, const Host& client) -> double {
     testing::ChildProcess iperf_server({"ip", "netns", "exec", server.ns.name(), "iperf3", "-s", "-1", "-p", "5399"});
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    std::string out = testing::Capture("ip netns exec " + client.ns.name() + " iperf3 -c " + server.ip +
-                                       " -p 5399 -t 5 -f g 2>&1");
+    std::string out =
+        testing::Capture("ip netns exec " + client.ns.name() + " iperf3 -c " + server.ip + " -p 5399 -t 5 -f g 2>&1");
     std::cout << out;
     std::smatch m;
     std::regex receiver(R"(([0-9.]+) Gbits/sec\s+receiver)");
@@ -250,8 +250,9 @@ TEST_F(DataplaneVethTest, DISABLED_ThroughputVersusLinuxBridge) {
     switch_gbps = run_iperf(*h2, *h1);
     for (const PortStatus& p : dp.status()[0].ports) {
       std::cout << p.spec.config.name << ": rx " << p.counters.rx_packets << " pkts " << p.counters.rx_bytes
-                << " B, tx " << p.counters.tx_packets << " pkts, drops " << p.counters.total_drops() << ", io rx_errors "
-                << p.io.rx_errors << " tx_errors " << p.io.tx_errors << " rx_dropped " << p.io.rx_dropped << "\n";
+                << " B, tx " << p.counters.tx_packets << " pkts, drops " << p.counters.total_drops()
+                << ", io rx_errors " << p.io.rx_errors << " tx_errors " << p.io.tx_errors << " rx_dropped "
+                << p.io.rx_dropped << "\n";
     }
     std::cout << testing::Capture("ip -s link show " + h1->host_if + "; ip -s link show " + h2->host_if);
   }
@@ -265,7 +266,8 @@ TEST_F(DataplaneVethTest, DISABLED_ThroughputVersusLinuxBridge) {
       std::string name;
       ~BridgeGuard() { Sh("ip link del " + name + " 2>/dev/null"); }
     } bridge_guard{br};
-    ASSERT_TRUE(Sh("ip link set " + h1->host_if + " master " + br + " && ip link set " + h2->host_if + " master " + br));
+    ASSERT_TRUE(
+        Sh("ip link set " + h1->host_if + " master " + br + " && ip link set " + h2->host_if + " master " + br));
     ASSERT_TRUE(h1->Ping(h2->ip));
     bridge_gbps = run_iperf(*h2, *h1);
   }

@@ -59,7 +59,9 @@ class AfPacketPortTest : public ::testing::Test {
     }
     return std::move(**r);
   }
-  RawSocket OpenRawInB() { return *InNetns(ns_b_->name(), [&] { return RawSocket::Open(kVethB); }); }
+  RawSocket OpenRawInB() {
+    return *InNetns(ns_b_->name(), [&] { return RawSocket::Open(kVethB); });
+  }
 
   const std::string kVethA = "veth-a";
   const std::string kVethB = "veth-b";
