@@ -443,7 +443,7 @@ def port(swname, name):
     return next(p for p in sw(swname).get("ports", []) if p.get("name") == name)
 def vlan(swname, vid):
     return next(v for v in sw(swname).get("vlans", []) if v.get("id") == vid)
-r = eval(sys.argv[1])
+r = eval("(" + sys.argv[1] + "\n)")
 print(r if isinstance(r, str) else json.dumps(r))
 ' "$1"
 }

@@ -59,7 +59,7 @@ summary() {  # switches with their port names, and endpoints with their host int
     sorted('%s:%s:%s' % (e['name'], e['switch'], e['host_interface']) for e in s['endpoints'])"
 }
 status_json >"$E2E_TMP/status1.json" || fail "status before the restart failed"
-before=$(summary <"$E2E_TMP/status1.json")
+before=$(summary <"$E2E_TMP/status1.json") || fail "status JSON lacks switches[].ports[].name or endpoints[].host_interface"
 echo "before: $before"
 re="$E2E_ID|$(json_eval "'|'.join(p['interface'] for x in s['switches'] for p in x['ports'])" <"$E2E_TMP/status1.json")"
 snap_before=$(host_snapshot "$re")
