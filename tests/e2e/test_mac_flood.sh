@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # MAC flood protection. A switch with max_macs 64 and port_max_macs 32; endpoints a1 and a2 ping each other steadily
-# while an attacker endpoint on the same VLAN sends a few thousand frames from random source MACs
-# (fixtures/mac_flood.py). Proves: the MAC table stays within both limits (the attacker's port holds at most 32),
-# the legitimate MACs stay learned, the running ping loses nothing (or next to nothing), and afterwards a fresh ping
-# and a TCP transfer still work.
+# while two attacker endpoints on the same VLAN each send a few thousand frames from random source MACs
+# (fixtures/mac_flood.py), together more than the switch-wide limit (2 + 2 x 32 > 64). Proves: the MAC table stays
+# within both limits (each attacker's port holds at most 32, the switch at most 64), the legitimate MACs stay
+# learned on their ports, the running ping loses nothing (or next to nothing), and afterwards a fresh ping and a TCP
+# transfer still work.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -13,7 +14,7 @@ fixtures=$(cd "$(dirname "${BASH_SOURCE[0]}")/fixtures" && pwd)
 require_root
 require_cmd ip python3 ping nc ss
 
-sw=$(e2e_name sw) a1=$(e2e_name a1) a2=$(e2e_name a2) at=$(e2e_name at)
+sw=$(e2e_name sw) a1=$(e2e_name a1) a2=$(e2e_name a2) at=$(e2e_name at) au=$(e2e_name au)
 net="10.94.$((E2E_ID % 250))"
 max_macs=64 port_max_macs=32 flood=3000
 
@@ -39,9 +40,13 @@ endpoints:
     switch: $sw
     vlan: 10
     addresses: [$net.66/24]
+  - name: $au
+    switch: $sw
+    vlan: 10
+    addresses: [$net.67/24]
 EOF
 
-cloudlet_own "$cfg" "endpoint:$a1:$a1" "endpoint:$a2:$a2" "endpoint:$at:$at"
+cloudlet_own "$cfg" "endpoint:$a1:$a1" "endpoint:$a2:$a2" "endpoint:$at:$at" "endpoint:$au:$au"
 cloudlet_daemon_start
 cloudlet_down_at_exit "$cfg"
 cl up "$cfg" >"$E2E_TMP/up.out" 2>&1 || { cat "$E2E_TMP/up.out" >&2; fail "cloudlet up failed"; }
@@ -55,10 +60,14 @@ ping_pid=$E2E_LAST_PID
 sleep 1
 
 start=$(date +%s%N)
-sent=$(timeout 30 ip netns exec "$at" python3 "$fixtures/mac_flood.py" eth0 "$flood" 1) ||
-  fail "mac_flood.py failed in $at"
-echo "attacker sent $sent frames with random source MACs in $((($(date +%s%N) - start) / 1000000)) ms"
-[[ "$sent" -ge $((flood / 2)) ]] || fail "the flood sent only $sent of $flood frames"
+sent=0
+for attacker in "$at" "$au"; do
+  n=$(timeout 30 ip netns exec "$attacker" python3 "$fixtures/mac_flood.py" eth0 "$flood" "${#attacker}$RANDOM") ||
+    fail "mac_flood.py failed in $attacker"
+  [[ "$n" -ge $((flood / 2)) ]] || fail "the flood from $attacker sent only $n of $flood frames"
+  sent=$((sent + n))
+done
+echo "attackers sent $sent frames with random source MACs in $((($(date +%s%N) - start) / 1000000)) ms"
 
 wait_for "! kill -0 $ping_pid" 20 || fail "the steady ping did not finish"
 wait "$ping_pid" 2>/dev/null || true
@@ -70,14 +79,17 @@ received=$(sed -nE 's/.* ([0-9]+) (packets )?received.*/\1/p' <<<"$summary")
 ((received * 10 >= pings * 9)) || fail "the steady ping lost too much during the flood: $summary"
 
 status_json >"$E2E_TMP/status.json" || fail "status failed"
-read -r mac_count listed attacker_macs drops < <(json_eval "'%d %d %d %s' % (sw('$sw')['mac_count'], len(sw('$sw')['macs']),
-  sum(1 for m in sw('$sw')['macs'] if m['port'] == '$at'), json.dumps(port('$sw', '$at')['counters'].get('drops', {}), separators=(',', ':')))" \
+read -r mac_count listed at_macs au_macs drops < <(json_eval "'%d %d %d %d %s' % (sw('$sw')['mac_count'], len(sw('$sw')['macs']),
+  sum(1 for m in sw('$sw')['macs'] if m['port'] == '$at'), sum(1 for m in sw('$sw')['macs'] if m['port'] == '$au'),
+  json.dumps(port('$sw', '$at')['counters'].get('drops', {}), separators=(',', ':')))" \
   <"$E2E_TMP/status.json") || fail "status JSON lacks mac_count/macs/counters for $sw"
-echo "after the flood: mac_count=$mac_count listed=$listed attacker_port_macs=$attacker_macs attacker_port_drops=$drops"
+echo "after the flood: mac_count=$mac_count listed=$listed port $at: $at_macs MACs, port $au: $au_macs MACs; $at drops: $drops"
 ((mac_count <= max_macs)) || fail "mac_count $mac_count exceeds max_macs $max_macs"
 ((listed <= max_macs)) || fail "status lists $listed MACs, more than max_macs $max_macs"
-((attacker_macs <= port_max_macs)) || fail "the attacker's port learned $attacker_macs MACs, more than port_max_macs $port_max_macs"
-((attacker_macs > 0)) || fail "the attacker's port learned no MAC at all (was the flood received?)"
+((listed == mac_count)) || fail "status lists $listed MACs but says mac_count $mac_count"
+((at_macs <= port_max_macs)) || fail "attacker port $at learned $at_macs MACs, more than port_max_macs $port_max_macs"
+((au_macs <= port_max_macs)) || fail "attacker port $au learned $au_macs MACs, more than port_max_macs $port_max_macs"
+((at_macs > 0 && au_macs > 0)) || fail "an attacker port learned no MAC at all (was the flood received?)"
 
 # The legitimate MACs are still known, on their own ports.
 for ep in "$a1" "$a2"; do
@@ -89,4 +101,4 @@ done
 ns_ping "$a2" "$net.1" || fail "a fresh ping $a2 -> $a1 fails after the flood"
 ns_tcp_check "$a2" "$net.2" "$a1" $((2 << 20)) || fail "TCP $a1 -> $a2 fails after the flood"
 
-pass "flood of $sent random MACs: mac_count $mac_count <= $max_macs, attacker port $attacker_macs <= $port_max_macs; ping ($summary) and TCP unaffected"
+pass "flood of $sent random MACs from 2 ports: mac_count $mac_count <= $max_macs, attacker ports $at_macs, $au_macs <= $port_max_macs; ping ($summary) and TCP unaffected"
