@@ -51,6 +51,7 @@ Status Validate(const DataplaneSpec& spec) {
     VlanSwitch scratch(sw.config);
     for (const PortSpec& port : sw.ports) {
       if (port.config.name.empty()) return Error(where + ": port without a name");
+      if (port.ifname.empty()) return Error(where + " port '" + port.config.name + "': no interface name");
       auto id = scratch.add_port(port.config);
       if (!id.ok()) return id.error();
       const std::string user = where + " port '" + port.config.name + "'";

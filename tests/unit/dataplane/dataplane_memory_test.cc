@@ -177,6 +177,9 @@ TEST_F(DataplaneMemoryTest, RejectsInvalidSpecsBeforeTouchingAnything) {
   Status st = dp_->apply({{OneSwitch({Access("a", 10), same_if})}});
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("already used by"), std::string::npos) << st.message();
+  PortSpec no_if = Access("d", 10);
+  no_if.ifname.clear();
+  EXPECT_EQ(dp_->apply({{OneSwitch({no_if})}}).message(), "switch 'sw0' port 'd': no interface name");
   EXPECT_EQ(ports_.opened(), 0);
   EXPECT_TRUE(dp_->status().empty());
 }

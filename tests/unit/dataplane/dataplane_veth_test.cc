@@ -226,7 +226,8 @@ TEST_F(DataplaneVethTest, TapPortCarriesTcpBothWays) {
 // iperf3 TCP between two namespaces through one switch with two access ports, then through a Linux bridge.
 TEST_F(DataplaneVethTest, DISABLED_ThroughputVersusLinuxBridge) {
   auto run_iperf = [](const Host& server, const Host& client) -> double {
-    testing::ChildProcess iperf_server({"ip", "netns", "exec", server.ns.name(), "iperf3", "-s", "-1", "-p", "5399"});
+    testing::ChildProcess iperf_server(
+        {"ip", "netns", "exec", server.ns.name(), "iperf3", "-s", "-1", "-p", "5399", "--logfile", "/dev/null"});
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     std::string out =
         testing::Capture("ip netns exec " + client.ns.name() + " iperf3 -c " + server.ip + " -p 5399 -t 5 -f g 2>&1");
@@ -248,7 +249,8 @@ TEST_F(DataplaneVethTest, DISABLED_ThroughputVersusLinuxBridge) {
     ASSERT_TRUE(dp.apply({{sw}}).ok());
     ASSERT_TRUE(h1->Ping(h2->ip));
     switch_gbps = run_iperf(*h2, *h1);
-    for (const PortStatus& p : dp.status()[0].ports) {
+    const std::vector<SwitchStatus> status = dp.status();
+    for (const PortStatus& p : status[0].ports) {
       std::cout << p.spec.config.name << ": rx " << p.counters.rx_packets << " pkts " << p.counters.rx_bytes
                 << " B, tx " << p.counters.tx_packets << " pkts, drops " << p.counters.total_drops()
                 << ", io rx_errors " << p.io.rx_errors << " tx_errors " << p.io.tx_errors << " rx_dropped "
