@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLOUDLET=${1:?path to the cloudlet binary}
 
 require_root
-require_cmd ip tshark python3 nc ss ping
+require_cmd ip tshark python3 nc ss ping ethtool
 
 s1=$(e2e_name s1) s2=$(e2e_name s2) lk=$(e2e_name tr)
 a1=$(e2e_name a1) a2=$(e2e_name a2) b1=$(e2e_name b1) b2=$(e2e_name b2)
@@ -82,20 +82,28 @@ for pair in "$a1 $net.3" "$a1 $net.4" "$b1 $net.1" "$b2 $net.2" "$a2 $net.4" "$b
   if ns_ping "$from" "$to"; then fail "VLAN isolation: $from reached $to in the other VLAN"; fi
 done
 
+# TCP with the kernel's default offloads (GSO, checksum) on, both VLANs, a few MB each, byte for byte; captured too.
+for ep in "$a1" "$b2"; do
+  ip netns exec "$ep" ethtool -k eth0 | grep -qx 'tx-checksumming: on' || fail "tx checksum offload is not on in $ep"
+done
+ns_tcp_check "$a2" "$net.2" "$a1" $((4 << 20)) || fail "VLAN 10: 4 MiB TCP $a1 -> $a2 did not arrive intact"
+ns_tcp_check "$b1" "$net.3" "$b2" $((4 << 20)) || fail "VLAN 20: 4 MiB TCP $b2 -> $b1 did not arrive intact"
+
 tshark_stop "$TSHARK_PID"
 
 # Every IP/ARP frame on the trunk is tagged, and with its own VLAN: .1/.2 are VLAN 10, .3/.4 are VLAN 20.
-tshark -n -r "$pcap" -T fields -E separator=/t -e vlan.id -e vlan.etype -e eth.type -e ip.src -e arp.src.proto_ipv4 \
+tshark -n -r "$pcap" -T fields -E separator=/t -e vlan.id -e vlan.etype -e eth.type -e ip.src -e arp.src.proto_ipv4 -e frame.len \
   >"$E2E_TMP/trunk.txt" 2>/dev/null || fail "tshark could not read $pcap"
 python3 - "$E2E_TMP/trunk.txt" "$net" <<'PY' || fail "trunk capture check failed (see above)"
 import sys
 path, net = sys.argv[1], sys.argv[2]
 want = {net + ".1": "10", net + ".2": "10", net + ".3": "20", net + ".4": "20"}
-ids, untagged_ip, wrong, frames, untagged = set(), 0, [], 0, 0
+ids, untagged_ip, wrong, frames, untagged, biggest = set(), 0, [], 0, 0, 0
 for line in open(path):
-    f = (line.rstrip("\n").split("\t") + [""] * 5)[:5]
-    vid, vetype, etype, ipsrc, arpsrc = f
+    f = (line.rstrip("\n").split("\t") + [""] * 6)[:6]
+    vid, vetype, etype, ipsrc, arpsrc, flen = f
     frames += 1
+    biggest = max(biggest, int(flen or 0))
     if not vid:
         untagged += 1
         if any(t in etype for t in ("0x0800", "0x0806", "0x86dd")):
@@ -105,7 +113,8 @@ for line in open(path):
     src = ipsrc or arpsrc
     if src in want and vid != want[src]:
         wrong.append((src, vid))
-print(f"trunk capture: {frames} frames, VLAN ids {sorted(ids)}, untagged {untagged} (IP/ARP {untagged_ip})")
+print(f"trunk capture: {frames} frames, VLAN ids {sorted(ids)}, untagged {untagged} (IP/ARP {untagged_ip}), "
+      f"largest frame {biggest} bytes ({'GSO super-frames crossed the trunk' if biggest > 1522 else 'no GSO frame seen'})")
 ok = True
 if ids != {"10", "20"}:
     print(f"expected VLAN ids 10 and 20 on the trunk, saw {sorted(ids)}"); ok = False
@@ -115,10 +124,6 @@ if wrong:
     print(f"frames in the wrong VLAN (source, vlan): {wrong[:5]}"); ok = False
 sys.exit(0 if ok else 1)
 PY
-
-# TCP with default offloads (GSO/checksum) on, both VLANs, a few MB each, byte for byte.
-ns_tcp_check "$a2" "$net.2" "$a1" $((4 << 20)) || fail "VLAN 10: 4 MiB TCP $a1 -> $a2 did not arrive intact"
-ns_tcp_check "$b1" "$net.3" "$b2" $((4 << 20)) || fail "VLAN 20: 4 MiB TCP $b2 -> $b1 did not arrive intact"
 
 # Status: each endpoint's MAC learned in its own VLAN, on its own port locally and on the link port remotely.
 status_json >"$E2E_TMP/status.json" || fail "cloudlet status --format json failed"
