@@ -2,7 +2,6 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 
@@ -39,9 +38,10 @@ std::string ProjectPath(const std::string& file) {
 }
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
-  CLI::App app{"cloudlet: a private cloud in one binary. One YAML file declares switches, VLANs, links and "
-               "endpoints;\n`cloudlet up FILE` makes them real, `cloudlet down FILE` takes them away.",
-               "cloudlet"};
+  CLI::App app{
+      "cloudlet: a private cloud in one binary. One YAML file declares switches, VLANs, links and "
+      "endpoints;\n`cloudlet up FILE` makes them real, `cloudlet down FILE` takes them away.",
+      "cloudlet"};
   app.footer(kFooter);
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the command: `cloudlet daemon --socket X`
@@ -54,10 +54,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   DaemonArgs daemon_args;
   daemon_args.state_dir = EnvOr("CLOUDLET_STATE_DIR", kDefaultStateDir);
-  auto* daemon = app.add_subcommand(
-      "daemon", "Run the data plane and the API (as root).  Example: cloudlet daemon --detach");
-  daemon->add_option("--state-dir", daemon_args.state_dir,
-                     "Where state.json, the lock, daemon.pid and daemon.log live (env CLOUDLET_STATE_DIR)")
+  auto* daemon =
+      app.add_subcommand("daemon", "Run the data plane and the API (as root).  Example: cloudlet daemon --detach");
+  daemon
+      ->add_option("--state-dir", daemon_args.state_dir,
+                   "Where state.json, the lock, daemon.pid and daemon.log live (env CLOUDLET_STATE_DIR)")
       ->capture_default_str()
       ->type_name("DIR");
   daemon->add_option("--log-level", daemon_args.log_level, "trace, debug, info, warn or error")
@@ -71,8 +72,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
       "up", "Validate FILE and make the host match it; prints one line per change.  Example: cloudlet up cloud.yaml");
   up->add_option("FILE", file, "The YAML file (its absolute path names the project)")->required();
 
-  auto* down = app.add_subcommand(
-      "down", "Remove what `up FILE` created, and nothing else.  Example: cloudlet down cloud.yaml");
+  auto* down =
+      app.add_subcommand("down", "Remove what `up FILE` created, and nothing else.  Example: cloudlet down cloud.yaml");
   down->add_option("FILE", file, "The YAML file given to `up`")->required();
 
   std::string format = "table";

@@ -9,10 +9,10 @@
 
 #include <chrono>
 #include <cstring>
-#include <iostream>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "base/fd.h"
@@ -101,8 +101,7 @@ int RunDaemonCommand(const DaemonArgs& args, std::ostream& out, std::ostream& er
     }
     auto reply = client.Get("/v1/health");
     if (reply.ok() && reply->code == 200 && reply->body.value("pid", 0) == pid) {
-      out << "cloudlet daemon running (pid " << pid << "); API on " << args.socket_path << ", log " << log_path
-          << "\n";
+      out << "cloudlet daemon running (pid " << pid << "); API on " << args.socket_path << ", log " << log_path << "\n";
       return kExitOk;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -5,8 +5,7 @@
 
 namespace cloudlet::cli {
 
-int RunStatusCommand(const std::string& socket_path, const std::string& format, std::ostream& out,
-                     std::ostream& err) {
+int RunStatusCommand(const std::string& socket_path, const std::string& format, std::ostream& out, std::ostream& err) {
   ApiClient client(socket_path, 30);
   auto reply = client.Get("/v1/status");
   if (!reply.ok()) {

@@ -26,9 +26,9 @@ std::string Scaled(double v, const char* const* units, size_t count, double step
 
 uint64_t U64(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number_unsigned() ? it->get<uint64_t>()
+  return it != j.end() && it->is_number_unsigned()  ? it->get<uint64_t>()
          : it != j.end() && it->is_number_integer() ? static_cast<uint64_t>(std::max<int64_t>(0, it->get<int64_t>()))
-                                                     : 0;
+                                                    : 0;
 }
 
 std::string Str(const nlohmann::json& j, const char* key) {
@@ -141,11 +141,12 @@ std::string RenderStatusTable(const nlohmann::json& status) {
   for (const auto& sw : switches) {
     out << "switch " << Str(sw, "name");
     if (sw.contains("project")) out << "  (" << Str(sw, "project") << ")";
-    out << "  MACs " << U64(sw, "mac_count") << "/" << U64(sw, "max_macs") << ", aging "
-        << U64(sw, "mac_aging_seconds") << " s\n";
+    out << "  MACs " << U64(sw, "mac_count") << "/" << U64(sw, "max_macs") << ", aging " << U64(sw, "mac_aging_seconds")
+        << " s\n";
 
-    TextTable ports({"PORT", "INTERFACE", "KIND", "MODE", "VLANS", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES", "DROPS"},
-                    {false, false, false, false, false, true, true, true, true, false});
+    TextTable ports(
+        {"PORT", "INTERFACE", "KIND", "MODE", "VLANS", "RX PKTS", "RX BYTES", "TX PKTS", "TX BYTES", "DROPS"},
+        {false, false, false, false, false, true, true, true, true, false});
     for (const auto& p : sw.value("ports", nlohmann::json::array())) {
       const auto c = p.value("counters", nlohmann::json::object());
       ports.AddRow({Str(p, "name"), Str(p, "interface"), Str(p, "kind"), Str(p, "mode"), PortVlans(p),
@@ -164,7 +165,8 @@ std::string RenderStatusTable(const nlohmann::json& status) {
 
     TextTable macs({"VLAN", "MAC", "PORT", "AGE"}, {true, false, false, true});
     for (const auto& m : sw.value("macs", nlohmann::json::array())) {
-      macs.AddRow({std::to_string(U64(m, "vlan")), Str(m, "mac"), Str(m, "port"), std::to_string(U64(m, "age_seconds")) + " s"});
+      macs.AddRow({std::to_string(U64(m, "vlan")), Str(m, "mac"), Str(m, "port"),
+                   std::to_string(U64(m, "age_seconds")) + " s"});
     }
     out << "  mac table\n" << (macs.empty() ? "    (empty)\n" : macs.Render("    "));
     out << "\n";
@@ -179,8 +181,8 @@ std::string RenderStatusTable(const nlohmann::json& status) {
       for (const auto& a : e.value("addresses", nlohmann::json::array())) {
         if (a.is_string()) addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
       }
-      eps.AddRow({Str(e, "name"), Str(e, "switch"), std::to_string(U64(e, "vlan")), Str(e, "netns"), Str(e, "interface"),
-                  Str(e, "host_interface"), addrs, Str(e, "project")});
+      eps.AddRow({Str(e, "name"), Str(e, "switch"), std::to_string(U64(e, "vlan")), Str(e, "netns"),
+                  Str(e, "interface"), Str(e, "host_interface"), addrs, Str(e, "project")});
     }
     out << "endpoints\n" << eps.Render("  ");
   }

@@ -148,7 +148,7 @@ Result<UniqueFd> BindUnixSocket(const std::string& path) {
     if (ec) return Error("cannot create directory " + parent.string() + " for the socket: " + ec.message());
   }
 
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Error(path + " exists and is not a socket; refusing to replace it");
     UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -180,11 +180,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(const std::string& socket_pa
   impl->backend = &backend;
   impl->max_body = max_body;
   int listen_fd = fd->get();
-  impl->daemon = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0, nullptr, nullptr,
-      &HandleConnection, impl.get(), MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
-      &RequestCompleted, nullptr, MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(256 * 1024), MHD_OPTION_END);
+  impl->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
+                                  nullptr, nullptr, &HandleConnection, impl.get(), MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                                  MHD_OPTION_NOTIFY_COMPLETED, &RequestCompleted, nullptr, MHD_OPTION_CONNECTION_LIMIT,
+                                  64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                  static_cast<size_t>(256 * 1024), MHD_OPTION_END);
   if (!impl->daemon) {
     ::unlink(socket_path.c_str());
     return Error("cannot start the API server on " + socket_path + " (libmicrohttpd refused the socket)");
@@ -201,8 +201,7 @@ ApiServer::~ApiServer() {
 // ---------------------------------------------------------------- client
 
 std::string DaemonUnreachableMessage(const std::string& socket_path, const std::string& reason) {
-  return "cannot reach the daemon at " + socket_path + " (" + reason +
-         ") — start it with `cloudlet daemon --detach`";
+  return "cannot reach the daemon at " + socket_path + " (" + reason + ") — start it with `cloudlet daemon --detach`";
 }
 
 namespace {
@@ -238,8 +237,9 @@ Result<HttpReply> ApiClient::Request(const std::string& method, const std::strin
                                      const std::string* body) const {
   GlobalCurlInit();
   // Check the socket first: curl's own message would not say whether the file is missing or nobody listens.
-  struct stat st{};
-  if (::stat(socket_path_.c_str(), &st) != 0) return Error(DaemonUnreachableMessage(socket_path_, std::strerror(errno)));
+  struct stat st {};
+  if (::stat(socket_path_.c_str(), &st) != 0)
+    return Error(DaemonUnreachableMessage(socket_path_, std::strerror(errno)));
 
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) return Error("cannot initialise libcurl");
@@ -267,8 +267,8 @@ Result<HttpReply> ApiClient::Request(const std::string& method, const std::strin
   if (rc == CURLE_COULDNT_CONNECT) {
     long os_errno = 0;
     curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-    return Error(DaemonUnreachableMessage(socket_path_, os_errno ? std::strerror(static_cast<int>(os_errno))
-                                                                 : curl_easy_strerror(rc)));
+    return Error(DaemonUnreachableMessage(
+        socket_path_, os_errno ? std::strerror(static_cast<int>(os_errno)) : curl_easy_strerror(rc)));
   }
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -278,7 +278,8 @@ Result<HttpReply> ApiClient::Request(const std::string& method, const std::strin
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
   auto json = nlohmann::json::parse(reply_text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
-    return Error("the daemon at " + socket_path_ + " sent a reply that is not JSON (HTTP " + std::to_string(code) + ")");
+    return Error("the daemon at " + socket_path_ + " sent a reply that is not JSON (HTTP " + std::to_string(code) +
+                 ")");
   }
   return HttpReply{static_cast<int>(code), std::move(json)};
 }

@@ -11,9 +11,8 @@
 
 #include <cstddef>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/status.h"
 
@@ -40,7 +39,8 @@ class ApiBackend {
 };
 
 // Routing and request checks, independent of the transport (unit-tested directly and through the server).
-HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std::string& path, const std::string& body);
+HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std::string& path,
+                       const std::string& body);
 
 class ApiServer {
  public:

@@ -11,18 +11,24 @@ namespace {
 
 PortMode ToPortMode(PortModeDecl m) {
   switch (m) {
-    case PortModeDecl::kAccess: return PortMode::kAccess;
-    case PortModeDecl::kTrunk: return PortMode::kTrunk;
-    case PortModeDecl::kDot1qTunnel: return PortMode::kDot1qTunnel;
+    case PortModeDecl::kAccess:
+      return PortMode::kAccess;
+    case PortModeDecl::kTrunk:
+      return PortMode::kTrunk;
+    case PortModeDecl::kDot1qTunnel:
+      return PortMode::kDot1qTunnel;
   }
   return PortMode::kAccess;
 }
 
 const char* ModeName(PortMode m) {
   switch (m) {
-    case PortMode::kAccess: return "access";
-    case PortMode::kTrunk: return "trunk";
-    case PortMode::kDot1qTunnel: return "dot1q-tunnel";
+    case PortMode::kAccess:
+      return "access";
+    case PortMode::kTrunk:
+      return "trunk";
+    case PortMode::kDot1qTunnel:
+      return "dot1q-tunnel";
   }
   return "access";
 }
@@ -98,7 +104,9 @@ class DataplaneRuntime final : public SwitchRuntime {
  public:
   explicit DataplaneRuntime(const Clock& clock) : dataplane_(clock) {}
 
-  cloudlet::Status Apply(const std::vector<SwitchPlan>& switches) override { return dataplane_.apply(ToSpec(switches)); }
+  cloudlet::Status Apply(const std::vector<SwitchPlan>& switches) override {
+    return dataplane_.apply(ToSpec(switches));
+  }
 
   nlohmann::json Snapshot() override {
     nlohmann::json out = nlohmann::json::array();

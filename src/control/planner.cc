@@ -316,8 +316,8 @@ ProjectPlan PlanProject(const std::string& project, const CloudConfig* desired, 
       plan.setup.push_back(MakeAction(ActionKind::kSetLinkUp, "", s.host_ifname, true));
       plan.setup.push_back(MakeAction(ActionKind::kSetLinkUp, s.peer_netns, s.peer_ifname, true));
     } else {
-      for (auto [info, netns, ifname] : {std::tuple{host_end, std::string(), s.host_ifname},
-                                         std::tuple{peer, s.peer_netns, s.peer_ifname}}) {
+      for (auto [info, netns, ifname] :
+           {std::tuple{host_end, std::string(), s.host_ifname}, std::tuple{peer, s.peer_netns, s.peer_ifname}}) {
         if (info->mtu != s.mtu) {
           Action a = MakeAction(ActionKind::kSetMtu, netns, ifname);
           a.mtu = s.mtu;
@@ -363,7 +363,8 @@ ProjectPlan PlanProject(const std::string& project, const CloudConfig* desired, 
   }
   for (const auto& n : rec.netns) {
     if (std::find(namespaces.begin(), namespaces.end(), n.name) != namespaces.end()) continue;
-    if (n.created && host.netns.count(n.name)) plan.teardown.push_back(MakeAction(ActionKind::kDeleteNetns, n.name, ""));
+    if (n.created && host.netns.count(n.name))
+      plan.teardown.push_back(MakeAction(ActionKind::kDeleteNetns, n.name, ""));
   }
 
   plan.result.netns = netns_records;
@@ -426,9 +427,15 @@ Status CheckCollisions(const std::string& project, const CloudConfig& desired,
       const auto& other_names = theirs.by_kind[kind];
       for (const auto& name : names) {
         if (!other_names.count(name)) continue;
-        return Error(kind + " \"" + name + "\" is already used by project " + other_project +
-                     "; switch, link, endpoint, netns and interface names must be unique across projects — rename "
-                     "it, or remove the other project with `cloudlet down " + other_project + "`");
+        std::string msg = kind;
+        msg += " \"" + name + "\" is already used by project ";
+        msg += other_project;
+        msg +=
+            "; switch, link, endpoint, netns and interface names must be unique across projects — rename it, or "
+            "remove the other project with `cloudlet down ";
+        msg += other_project;
+        msg += "`";
+        return Error(msg);
       }
     }
   }

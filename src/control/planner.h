@@ -26,7 +26,7 @@ constexpr uint32_t kLinkMtu = 1508;
 enum class PortPlanKind : uint8_t { kAfPacket, kTap };
 
 struct PortPlan {
-  std::string name;    // logical port name: the endpoint, link or declared port name
+  std::string name;  // logical port name: the endpoint, link or declared port name
   PortPlanKind kind = PortPlanKind::kAfPacket;
   std::string ifname;  // kernel interface to attach (AF_PACKET) or create (TAP)
   PortModeDecl mode = PortModeDecl::kAccess;
@@ -61,9 +61,9 @@ std::vector<std::string> DescribeSwitchChanges(const std::vector<SwitchPlan>& be
 using IfKey = std::pair<std::string, std::string>;  // (netns, ifname); netns "" = the daemon's namespace
 
 struct HostView {
-  std::set<std::string> netns;                            // namespaces that exist
-  std::map<IfKey, LinkInfo> links;                        // interfaces that exist
-  std::map<IfKey, std::vector<std::string>> addresses;    // their addresses (CIDR)
+  std::set<std::string> netns;                          // namespaces that exist
+  std::map<IfKey, LinkInfo> links;                      // interfaces that exist
+  std::map<IfKey, std::vector<std::string>> addresses;  // their addresses (CIDR)
 };
 
 // What the executor must look at before planning a project.
@@ -90,10 +90,10 @@ enum class ActionKind : uint8_t {
 
 struct Action {
   ActionKind kind;
-  std::string netns;   // namespace the action happens in
-  std::string ifname;  // interface it concerns
-  VethSpec veth;       // kCreateVeth
-  uint32_t mtu = 0;    // kSetMtu
+  std::string netns;                   // namespace the action happens in
+  std::string ifname;                  // interface it concerns
+  VethSpec veth;                       // kCreateVeth
+  uint32_t mtu = 0;                    // kSetMtu
   std::vector<std::string> addresses;  // kReplaceAddresses
   std::string gateway;                 // kSetDefaultRoute
   bool quiet = false;  // a detail of the action before it (bringing a new veth up), not reported on its own
@@ -101,7 +101,7 @@ struct Action {
   bool operator==(const Action&) const = default;
 };
 
-struct ProjectPlan {
+struct ProjectPlan {  // NOLINT(bugprone-exception-escape): implicit moves of std containers
   // Host ifnames whose data-plane ports must be closed before `teardown` deletes or re-creates their veths.
   std::set<std::string> detach;
   std::vector<Action> teardown;  // deletions: veths, then namespaces cloudlet created

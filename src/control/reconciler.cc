@@ -22,10 +22,12 @@ std::vector<SwitchPlan> ReplaceProject(const std::vector<SwitchPlan>& running, c
   return out;
 }
 
-std::vector<SwitchPlan> WithoutInterfaces(const std::vector<SwitchPlan>& running, const std::set<std::string>& ifnames) {
+std::vector<SwitchPlan> WithoutInterfaces(const std::vector<SwitchPlan>& running,
+                                          const std::set<std::string>& ifnames) {
   std::vector<SwitchPlan> out = running;
   for (auto& s : out) {
-    std::erase_if(s.ports, [&](const PortPlan& p) { return p.kind == PortPlanKind::kAfPacket && ifnames.count(p.ifname); });
+    std::erase_if(s.ports,
+                  [&](const PortPlan& p) { return p.kind == PortPlanKind::kAfPacket && ifnames.count(p.ifname); });
   }
   return out;
 }
@@ -224,7 +226,8 @@ nlohmann::json Reconciler::StatusJson() {
   for (auto& sw : switches) {
     const std::string name = sw.value("name", "");
     for (const auto& [project, cfg] : configs_) {
-      bool mine = std::any_of(cfg.switches.begin(), cfg.switches.end(), [&](const SwitchDecl& d) { return d.name == name; });
+      bool mine =
+          std::any_of(cfg.switches.begin(), cfg.switches.end(), [&](const SwitchDecl& d) { return d.name == name; });
       if (!mine) continue;
       sw["project"] = project;
       if (!sw.contains("vlans")) break;

@@ -44,7 +44,7 @@ nlohmann::json ToJson(const DaemonState& state) {
                        {"peer_netns", v.peer_netns},
                        {"owner", v.owner}});
     }
-    projects[path] = {{"config", p.config}, {"netns", netns},        {"veths", veths},
+    projects[path] = {{"config", p.config},     {"netns", netns},       {"veths", veths},
                       {"gateways", p.gateways}, {"pending", p.pending}, {"removing", p.removing}};
   }
   return {{"version", kStateVersion}, {"projects", projects}};
@@ -61,7 +61,8 @@ Result<DaemonState> DaemonStateFromJson(const nlohmann::json& j) {
     for (const auto& [path, p] : j.at("projects").items()) {
       ProjectRecord r;
       r.config = p.at("config");
-      for (const auto& n : p.at("netns")) r.netns.push_back({n.at("name").get<std::string>(), n.at("created").get<bool>()});
+      for (const auto& n : p.at("netns"))
+        r.netns.push_back({n.at("name").get<std::string>(), n.at("created").get<bool>()});
       for (const auto& v : p.at("veths")) {
         r.veths.push_back({v.at("host_ifname").get<std::string>(), v.at("peer_ifname").get<std::string>(),
                            v.at("peer_netns").get<std::string>(), v.value("owner", std::string())});
@@ -95,10 +96,12 @@ Result<DaemonState> StateStore::Load() const {
     }
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
-    if (data.size() > kMaxStateBytes) return Error("state file " + path_ + " is larger than 64 MiB; refusing to load it");
+    if (data.size() > kMaxStateBytes)
+      return Error("state file " + path_ + " is larger than 64 MiB; refusing to load it");
   }
-  const std::string advice = " (left untouched; repair it, or move it away to start with an empty state — cloudlet "
-                             "then forgets what it created)";
+  const std::string advice =
+      " (left untouched; repair it, or move it away to start with an empty state — cloudlet "
+      "then forgets what it created)";
   auto j = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Error("state file " + path_ + " is corrupt: not valid JSON" + advice);
   auto state = DaemonStateFromJson(j);

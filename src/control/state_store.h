@@ -4,10 +4,9 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 
@@ -23,11 +22,11 @@ struct VethRecord {
   std::string host_ifname;  // end in the daemon's namespace ("clp-..." / "cll-...a")
   std::string peer_ifname;  // end in peer_netns (link veths: the "...b" end, in the daemon's namespace)
   std::string peer_netns;
-  std::string owner;        // endpoint or link name, for messages
+  std::string owner;  // endpoint or link name, for messages
   bool operator==(const VethRecord&) const = default;
 };
 
-struct ProjectRecord {
+struct ProjectRecord {    // NOLINT(bugprone-exception-escape): implicit moves of std containers
   nlohmann::json config;  // ToJson(CloudConfig): what the last `up` asked for
   std::vector<NetnsRecord> netns;
   std::vector<VethRecord> veths;

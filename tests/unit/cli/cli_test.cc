@@ -1,4 +1,6 @@
 // CLI: argument errors exit 2, help teaches every command, no daemon exits 1 with the message, table rendering.
+#include "cli/cli.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -7,7 +9,6 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/cli.h"
 #include "cli/table.h"
 
 namespace cloudlet::cli {

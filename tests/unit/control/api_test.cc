@@ -59,7 +59,7 @@ class ApiTest : public ::testing::Test {
 TEST_F(ApiTest, RoutesOverTheSocket) {
   auto server = Start();
   ASSERT_TRUE(server);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(socket_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);

@@ -54,8 +54,8 @@ class FakeHost final : public HostOps {
         if (links.count({"", s.host_ifname})) return Error("exists");
         if (!s.peer_netns.empty() && !netns.count(s.peer_netns)) return Error("no netns " + s.peer_netns);
         links[{"", s.host_ifname}] = {s.host_ifname, 10, "veth", s.mtu, false, "02:00:00:00:00:01"};
-        links[{s.peer_netns, s.peer_ifname}] = {s.peer_ifname, 11, "veth", s.mtu, false,
-                                                s.peer_mac.empty() ? "02:00:00:00:00:02" : s.peer_mac};
+        links[{s.peer_netns, s.peer_ifname}] = {
+            s.peer_ifname, 11, "veth", s.mtu, false, s.peer_mac.empty() ? "02:00:00:00:00:02" : s.peer_mac};
         peers[s.host_ifname] = {s.peer_netns, s.peer_ifname};
         break;
       }

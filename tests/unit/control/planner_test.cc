@@ -11,8 +11,8 @@ namespace cloudlet {
 namespace {
 
 using ::testing::Contains;
-using ::testing::HasSubstr;
 using testing::FakeHost;
+using ::testing::HasSubstr;
 using testing::QuickstartConfig;
 
 const std::string kProject = "/srv/quickstart.yaml";
@@ -135,7 +135,8 @@ TEST(Planner, ChangedMtuIsSetInPlace) {
   cfg.endpoints[0].mtu = 9000;
   ProjectPlan p = Plan(host, &cfg, &rec);
   std::string a1 = EndpointHostIfname(kProject, "a1");
-  EXPECT_EQ(Describe(p.setup), (std::vector<std::string>{"set mtu of " + a1 + " to 9000", "set mtu of a1:eth0 to 9000"}));
+  EXPECT_EQ(Describe(p.setup),
+            (std::vector<std::string>{"set mtu of " + a1 + " to 9000", "set mtu of a1:eth0 to 9000"}));
   EXPECT_TRUE(p.detach.empty());
 }
 

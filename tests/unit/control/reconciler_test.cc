@@ -13,9 +13,9 @@ namespace cloudlet {
 namespace {
 
 using ::testing::Contains;
-using ::testing::HasSubstr;
 using testing::FakeHost;
 using testing::FakeRuntime;
+using ::testing::HasSubstr;
 using testing::QuickstartConfig;
 
 const std::string kProject = "/srv/quickstart.yaml";

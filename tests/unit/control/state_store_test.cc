@@ -59,7 +59,7 @@ TEST(StateStore, SavesAtomicallyWithMode0600AndReloads) {
   StateStore store(dir.path());
   ::umask(022);
   ASSERT_TRUE(store.Save(Sample()).ok());
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(store.path().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_FALSE(std::filesystem::exists(store.path() + ".tmp"));
