@@ -15,6 +15,7 @@
 #include "base/fd.h"
 #include "config/config.h"
 #include "control/api.h"
+#include "control/daemon_backend.h"
 #include "control/host_ops.h"
 #include "control/reconciler.h"
 #include "control/state_store.h"
@@ -23,43 +24,6 @@
 namespace cloudlet {
 
 namespace {
-
-nlohmann::json ChangesJson(const std::vector<std::string>& changes) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& c : changes) out.push_back(c);
-  return out;
-}
-
-HttpReply ReportReply(const ChangeReport& r) {
-  if (r.status.ok()) return {200, {{"changes", ChangesJson(r.changes)}}};
-  HttpReply reply = ErrorReply(r.http_code, r.status.message());
-  reply.body["changes"] = ChangesJson(r.changes);
-  return reply;
-}
-
-class DaemonBackend final : public ApiBackend {
- public:
-  explicit DaemonBackend(Reconciler& reconciler) : reconciler_(reconciler) {}
-
-  HttpReply Health() override { return {200, {{"ok", true}, {"pid", ::getpid()}}}; }
-  HttpReply StatusReply() override { return {200, reconciler_.StatusJson()}; }
-
-  HttpReply Up(const std::string& project, const nlohmann::json& config) override {
-    // Re-validated here: the socket is trusted with nothing.
-    auto cfg = FromJson(config);
-    if (!cfg.ok()) return ErrorReply(400, cfg.error().message());
-    spdlog::info("up {}", project);
-    return ReportReply(reconciler_.Up(project, *cfg, ToJson(*cfg)));
-  }
-
-  HttpReply Down(const std::string& project) override {
-    spdlog::info("down {}", project);
-    return ReportReply(reconciler_.Down(project));
-  }
-
- private:
-  Reconciler& reconciler_;
-};
 
 Result<UniqueFd> LockStateDir(const std::string& dir) {
   std::error_code ec;

@@ -1,0 +1,45 @@
+// The daemon's API backend: decode and re-validate every config (FromJson), then hand it to the reconciler.
+#include "control/daemon_backend.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+namespace cloudlet {
+
+namespace {
+
+nlohmann::json ChangesJson(const std::vector<std::string>& changes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : changes) out.push_back(c);
+  return out;
+}
+
+HttpReply ReportReply(const ChangeReport& r) {
+  if (r.status.ok()) return {200, {{"changes", ChangesJson(r.changes)}}};
+  HttpReply reply = ErrorReply(r.http_code, r.status.message());
+  reply.body["changes"] = ChangesJson(r.changes);
+  return reply;
+}
+
+}  // namespace
+
+HttpReply DaemonBackend::Health() { return {200, {{"ok", true}, {"pid", ::getpid()}}}; }
+
+HttpReply DaemonBackend::StatusReply() { return {200, reconciler_.StatusJson()}; }
+
+HttpReply DaemonBackend::Up(const std::string& project, const nlohmann::json& config) {
+  // Re-validated here: the socket is trusted with nothing.
+  auto cfg = FromJson(config);
+  if (!cfg.ok()) return ErrorReply(400, cfg.error().message());
+  spdlog::info("up {}", project);
+  return ReportReply(reconciler_.Up(project, *cfg, ToJson(*cfg)));
+}
+
+HttpReply DaemonBackend::Down(const std::string& project) {
+  spdlog::info("down {}", project);
+  return ReportReply(reconciler_.Down(project));
+}
+
+}  // namespace cloudlet
