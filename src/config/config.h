@@ -27,6 +27,7 @@ inline constexpr size_t kMaxPortsPerSwitch = 1024;
 inline constexpr size_t kMaxLinks = 256;
 inline constexpr size_t kMaxEndpoints = 4096;
 inline constexpr size_t kMaxAddressesPerEndpoint = 32;
+inline constexpr size_t kMaxVlanListEntries = 1 << 18;  // all `vlans:` lists of ports and links, ranges expanded
 inline constexpr uint32_t kMaxMacs = 1048576;  // max_macs, port_max_macs
 inline constexpr uint32_t kMinMacAgingSeconds = 10;
 inline constexpr uint32_t kMaxMacAgingSeconds = 1000000;
@@ -35,8 +36,12 @@ inline constexpr uint32_t kMaxMtu = 9000;
 inline constexpr size_t kMaxReportedProblems = 20;
 }  // namespace config_limits
 
-inline constexpr uint16_t kTpid8021Q = 0x8100;
-inline constexpr uint16_t kTpid8021AD = 0x88a8;
+// TPIDs a trunk may use (in their own namespace: switch/vlan_switch.h defines kTpid8021Q for the data plane, and a
+// file may include both headers).
+namespace config_tpid {
+inline constexpr uint16_t k8021Q = 0x8100;
+inline constexpr uint16_t k8021AD = 0x88a8;
+}  // namespace config_tpid
 
 // Parses and validates a YAML document. `filename` is only used in messages and SourceLoc.
 Result<CloudConfig> ParseConfig(std::string_view yaml_text, const std::string& filename);

@@ -38,7 +38,7 @@ class Diagnostics {
   std::vector<Problem> problems_;
   size_t dropped_ = 0;           // beyond the storage bound
   std::set<std::string> seen_;   // identical findings from the reader and the model checks are reported once
-  std::vector<std::string> poisoned_;
+  std::set<std::string> poisoned_;
 };
 
 // Applies defaults that depend on other fields (an endpoint's netns defaults to its name). Idempotent.

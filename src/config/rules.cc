@@ -36,6 +36,10 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 void Diagnostics::Add(const std::string& file, int line, const std::string& field, const std::string& message) {
   if (IsPoisoned(field)) return;
+  if (problems_.size() >= kMaxStoredProblems) {  // enough to report; just count the rest
+    ++dropped_;
+    return;
+  }
   std::string text = file;
   if (line > 0) text += ":" + std::to_string(line);
   if (!field.empty()) text += ": " + field;
@@ -46,19 +50,20 @@ void Diagnostics::Add(const std::string& file, int line, const std::string& fiel
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
   if (!seen_.insert(text).second) return;
-  if (problems_.size() >= kMaxStoredProblems) {
-    ++dropped_;
-    return;
-  }
   problems_.push_back(Problem{file, line, std::move(text)});
 }
 
-void Diagnostics::Poison(const std::string& field) { poisoned_.push_back(field); }
+void Diagnostics::Poison(const std::string& field) {
+  if (poisoned_.size() < kMaxStoredProblems) poisoned_.insert(field);
+}
 
 bool Diagnostics::IsPoisoned(const std::string& field) const {
-  for (const std::string& p : poisoned_) {
-    if (field.size() < p.size() || field.compare(0, p.size(), p) != 0) continue;
-    if (field.size() == p.size() || field[p.size()] == '.' || field[p.size()] == '[') return true;
+  if (poisoned_.empty()) return false;
+  // `field` or any of its parents ("a.b[1]" -> "a", "a.b") poisoned.
+  for (size_t i = 0; i <= field.size(); ++i) {
+    if (i == field.size() || field[i] == '.' || field[i] == '[') {
+      if (poisoned_.count(field.substr(0, i))) return true;
+    }
   }
   return false;
 }

@@ -156,7 +156,7 @@ class ModelChecker {
                    FormatVlanSet(vlans) + ")");
       }
     }
-    if (tpid != kTpid8021Q && tpid != kTpid8021AD) {
+    if (tpid != config_tpid::k8021Q && tpid != config_tpid::k8021AD) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%04x", tpid);
       Report(loc, path, "tpid", std::string(hex) + " is not supported: use 802.1q (0x8100) or 802.1ad (0x88a8)");
@@ -216,7 +216,7 @@ class ModelChecker {
     if (p.native_vlan != 0 || p.loc.has("native_vlan")) {
       Report(p.loc, path, "native_vlan", "is a trunk setting, not allowed on an " + kind);
     }
-    if (p.tpid != kTpid8021Q || p.loc.has("tpid")) {
+    if (p.tpid != config_tpid::k8021Q || p.loc.has("tpid")) {
       Report(p.loc, path, "tpid", "is a trunk setting, not allowed on an " + kind);
     }
   }

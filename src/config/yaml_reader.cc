@@ -2,12 +2,14 @@
 // out-of-range values with the line yaml-cpp saw them on; the model checks (validate.cc) then do the rest.
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <optional>
+#include <sstream>
 
 #include "base/fd.h"
 #include "config/config.h"
@@ -21,8 +23,12 @@ using config_internal::DidYouMean;
 using config_internal::Diagnostics;
 
 constexpr uint16_t kMaxVlanId = 4094;
-// Nodes the reader may visit. A 1 MiB document has fewer; aliases could make the walk revisit shared subtrees.
-constexpr size_t kVisitBudget = 1 << 20;
+// What the reader may visit and copy. A plain 1 MiB document stays well below; aliases could make the walk revisit
+// shared subtrees (and copy shared strings) many times over.
+constexpr size_t kVisitBudget = 1 << 18;
+constexpr size_t kCopyBudgetBytes = 16 << 20;
+// Longer than any name, address or duration.
+constexpr size_t kMaxScalarChars = 1024;
 // yaml-cpp parses recursively: refuse nesting deep enough to threaten the stack before handing it the text.
 constexpr size_t kMaxFlowDepth = 64;
 constexpr size_t kMaxIndent = 256;
@@ -39,6 +45,8 @@ const std::vector<std::string> kModes = {"access", "trunk", "dot1q-tunnel"};
 
 std::string Idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
+std::string Clip(const std::string& s) { return s.size() > 64 ? s.substr(0, 64) + "..." : s; }
+
 std::string Describe(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Sequence:
@@ -46,7 +54,7 @@ std::string Describe(const YAML::Node& n) {
     case YAML::NodeType::Map:
       return "a mapping";
     case YAML::NodeType::Scalar:
-      return "'" + n.Scalar() + "'";
+      return "'" + Clip(n.Scalar()) + "'";
     default:
       return "nothing";
   }
@@ -63,7 +71,7 @@ std::optional<int64_t> ParseInteger(std::string_view s) {
     negative = s[0] == '-';
     s.remove_prefix(1);
   }
-  if (!IsDigits(s)) return std::nullopt;
+  if (s.size() > 32 || !IsDigits(s)) return std::nullopt;
   if (s.size() > 15) return negative ? INT64_MIN / 2 : INT64_MAX / 2;
   int64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -98,6 +106,35 @@ int FindExcessiveNesting(std::string_view text) {
   }
   return 0;
 }
+
+// Records where each document starts and whether it holds anything, without building nodes.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  std::vector<bool> has_content;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+    has_content.push_back(false);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { Content(); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { Content(); }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Content();
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Content();
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Content() {
+    if (!has_content.empty()) has_content.back() = true;
+  }
+};
 
 class YamlReader {
  public:
@@ -175,7 +212,7 @@ class YamlReader {
         continue;
       }
       const std::string& key = key_node.Scalar();
-      std::string field = Join(path, key);
+      std::string field = Join(path, Clip(key));
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
         d_.Add(file_, key_line, field, "unknown key" + DidYouMean(key, keys));
         continue;
@@ -212,9 +249,22 @@ class YamlReader {
   }
 
   std::string ReadString(const YAML::Node& v, const std::string& field, int line) {
-    if (v.IsScalar()) return v.Scalar();
-    Fail(line, field, "expected a string, got " + Describe(v));
-    return "";
+    if (!v.IsScalar()) {
+      Fail(line, field, "expected a string, got " + Describe(v));
+      return "";
+    }
+    const std::string& text = v.Scalar();
+    if (text.size() > kMaxScalarChars) {
+      Fail(line, field, "longer than " + std::to_string(kMaxScalarChars) + " characters");
+      return "";
+    }
+    if (text.size() > copy_budget_) {
+      if (!exhausted_) d_.Add(file_, 0, "", "configuration too large (aliases reused too often)");
+      exhausted_ = true;
+      return "";
+    }
+    copy_budget_ -= text.size();
+    return text;
   }
 
   // An integer in lo..hi; on failure reports, poisons the field and returns nullopt.
@@ -226,7 +276,7 @@ class YamlReader {
       return std::nullopt;
     }
     if (*value < lo || *value > hi) {
-      Fail(line, field, v.Scalar() + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
+      Fail(line, field, Clip(v.Scalar()) + " out of range " + std::to_string(lo) + "-" + std::to_string(hi));
       return std::nullopt;
     }
     return static_cast<uint32_t>(*value);
@@ -241,10 +291,14 @@ class YamlReader {
     std::vector<uint16_t> out;
     ForEachItem(v, field, line, config_limits::kMaxVlans, [&](const YAML::Node& item, const std::string& path,
                                                               int item_line) {
-      std::string text = item.IsScalar() ? item.Scalar() : "";
+      std::string_view text = item.IsScalar() ? std::string_view(item.Scalar()) : std::string_view();
       size_t dash = text.find('-', 1);
       if (dash == std::string::npos) {
-        if (auto id = ReadUint(item, path, item_line, 1, kMaxVlanId)) out.push_back(static_cast<uint16_t>(*id));
+        auto id = ReadUint(item, path, item_line, 1, kMaxVlanId);
+        if (id && vlan_entry_budget_ > 0) {
+          --vlan_entry_budget_;
+          out.push_back(static_cast<uint16_t>(*id));
+        }
         return;
       }
       auto first = ParseInteger(text.substr(0, dash));
@@ -254,13 +308,21 @@ class YamlReader {
         return;
       }
       if (*first < 1 || *last > kMaxVlanId || *first > *last) {
-        Fail(item_line, path, "range " + text + " must be ascending within 1-4094");
+        Fail(item_line, path, "range " + Clip(std::string(text.substr(0, 65))) + " must be ascending within 1-4094");
         return;
       }
-      if (out.size() + static_cast<size_t>(*last - *first + 1) > config_limits::kMaxVlans) {
+      auto count = static_cast<size_t>(*last - *first + 1);
+      if (out.size() + count > config_limits::kMaxVlans) {
         Fail(item_line, path, "a list holds at most 4094 VLANs");
         return;
       }
+      if (count > vlan_entry_budget_) {
+        Fail(item_line, path,
+             "VLAN lists hold at most " + std::to_string(config_limits::kMaxVlanListEntries) +
+                 " entries in all, across the configuration");
+        return;
+      }
+      vlan_entry_budget_ -= count;
       for (int64_t id = *first; id <= *last; ++id) out.push_back(static_cast<uint16_t>(id));
     });
     // Every item was wrong and reported: "vlans: required" would only repeat that.
@@ -269,18 +331,18 @@ class YamlReader {
   }
 
   uint16_t ReadTpid(const YAML::Node& v, const std::string& field, int line) {
-    std::string text = v.IsScalar() ? v.Scalar() : "";
+    std::string text = v.IsScalar() && v.Scalar().size() < 16 ? v.Scalar() : "";
     std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (text == "802.1q" || text == "0x8100") return kTpid8021Q;
-    if (text == "802.1ad" || text == "0x88a8") return kTpid8021AD;
+    if (text == "802.1q" || text == "0x8100") return config_tpid::k8021Q;
+    if (text == "802.1ad" || text == "0x88a8") return config_tpid::k8021AD;
     Fail(line, field, "unknown tpid " + Describe(v) + ": use 802.1q (0x8100) or 802.1ad (0x88a8, QinQ)");
-    return kTpid8021Q;
+    return config_tpid::k8021Q;
   }
 
   // Seconds as an integer, or a duration string: "300s", "5m", "1h", "1d".
   std::optional<uint32_t> ReadDuration(const YAML::Node& v, const std::string& field, int line, uint32_t lo,
                                        uint32_t hi) {
-    std::string text = v.IsScalar() ? v.Scalar() : "";
+    std::string text = v.IsScalar() && v.Scalar().size() < 32 ? v.Scalar() : "";
     if (IsDigits(text)) return ReadUint(v, field, line, lo, hi);
     uint64_t unit = 0;
     if (!text.empty()) {
@@ -299,7 +361,7 @@ class YamlReader {
     }
     uint64_t seconds = number.size() > 9 ? UINT64_MAX / 2 : std::stoull(number) * unit;
     if (seconds < lo || seconds > hi) {
-      Fail(line, field, text + " out of range " + std::to_string(lo) + "-" + std::to_string(hi) + " seconds");
+      Fail(line, field, Clip(text) + " out of range " + std::to_string(lo) + "-" + std::to_string(hi) + " seconds");
       return std::nullopt;
     }
     return static_cast<uint32_t>(seconds);
@@ -392,8 +454,8 @@ class YamlReader {
           Fail(l, field, "expected the two switches this link joins, e.g. [sw1, sw2], got " + Describe(v));
           return;
         }
-        link.a = v[0].Scalar();
-        link.b = v[1].Scalar();
+        link.a = ReadString(v[0], field, l);
+        link.b = ReadString(v[1], field, l);
       } else if (key == "vlans") {
         link.vlans = ReadVlanList(v, field, l);
       } else if (key == "native_vlan") {
@@ -442,6 +504,8 @@ class YamlReader {
   std::string file_;
   Diagnostics& d_;
   size_t budget_ = kVisitBudget;
+  size_t copy_budget_ = kCopyBudgetBytes;
+  size_t vlan_entry_budget_ = config_limits::kMaxVlanListEntries;
   bool exhausted_ = false;
 };
 
@@ -455,31 +519,48 @@ Result<CloudConfig> ParseConfig(std::string_view yaml_text, const std::string& f
   if (int line = FindExcessiveNesting(yaml_text)) {
     return Error(filename + ":" + std::to_string(line) + ": syntax error: nesting too deep");
   }
-  std::vector<YAML::Node> documents;
+  // Count documents first, with yaml-cpp's event parser and a bound: on some malformed input (a stray ',' at the top)
+  // its parser stops advancing and would return empty documents forever, so YAML::LoadAll cannot be used.
+  DocumentCounter counter;
   try {
-    documents = YAML::LoadAll(std::string(yaml_text));
+    std::istringstream in{std::string(yaml_text)};
+    YAML::Parser parser(in);
+    for (int i = 0; parser.HandleNextDocument(counter); ++i) {
+      if (i >= 64) return Error(filename + ": more than 64 YAML documents; a configuration is one document");
+      size_t n = counter.starts.size();
+      if (n >= 2 && counter.starts[n - 1].pos == counter.starts[n - 2].pos) {
+        const YAML::Mark& at = counter.starts[n - 1];
+        std::string what = static_cast<size_t>(at.pos) < yaml_text.size() ? std::string(1, yaml_text[at.pos]) : "";
+        return Error(filename + ":" + std::to_string(at.line + 1) + ": syntax error: unexpected '" + Clip(what) + "'");
+      }
+    }
   } catch (const YAML::Exception& e) {
     std::string where = e.mark.is_null() ? filename : filename + ":" + std::to_string(e.mark.line + 1);
     return Error(where + ": syntax error: " + e.msg);
-  } catch (const std::exception& e) {
-    return Error(filename + ": syntax error: " + e.what());
   }
-  std::erase_if(documents, [](const YAML::Node& d) { return d.IsNull(); });
-  if (documents.empty()) {
+  size_t with_content = std::count(counter.has_content.begin(), counter.has_content.end(), true);
+  if (with_content == 0) {
     return Error(filename +
                  ": configuration is empty: expected keys such as vlans:, switches: and endpoints: "
                  "(see examples/quickstart.yaml)");
   }
-  if (documents.size() > 1) {
-    return Error(filename + ":" + std::to_string(documents[1].Mark().line + 1) + ": found " +
-                 std::to_string(documents.size()) + " YAML documents; a configuration is one document");
+  if (with_content > 1 || !counter.has_content[0]) {
+    return Error(filename + ":" + std::to_string(counter.starts[1].line + 1) +
+                 ": found several YAML documents; a configuration is one document (remove the '---' lines)");
+  }
+  YAML::Node document;
+  try {
+    document = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    std::string where = e.mark.is_null() ? filename : filename + ":" + std::to_string(e.mark.line + 1);
+    return Error(where + ": syntax error: " + e.msg);
   }
 
   Diagnostics diag;
   CloudConfig config;
   config.source = filename;
   YamlReader reader(filename, diag);
-  reader.ReadDocument(documents[0], config);
+  reader.ReadDocument(document, config);
   config_internal::ApplyDefaults(config);
   config_internal::CheckModel(config, diag);
   CL_RETURN_IF_ERROR(diag.ToStatus());

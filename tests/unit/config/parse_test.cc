@@ -109,7 +109,7 @@ TEST(ParseConfig, FullSchemaParses) {
   EXPECT_EQ(uplink.mode, PortModeDecl::kTrunk);
   EXPECT_EQ(uplink.vlans, (std::vector<uint16_t>{1, 10, 100, 101, 102}));
   EXPECT_EQ(uplink.native_vlan, 1);
-  EXPECT_EQ(uplink.tpid, kTpid8021AD);
+  EXPECT_EQ(uplink.tpid, config_tpid::k8021AD);
   EXPECT_EQ(uplink.max_macs, 256u);
   EXPECT_EQ(uplink.loc.line, 15);
   EXPECT_EQ(sw1.ports[1].tap, "tap-vm1");
@@ -150,13 +150,21 @@ TEST(ParseConfig, SyntaxErrorNamesLine) {
   EXPECT_THAT(ErrorOf("vlans:\n  - id: 10\n   bad: : :\n"), HasSubstr("t.yaml:3: syntax error:"));
 }
 
+TEST(ParseConfig, StrayCommaIsASyntaxError) {
+  // yaml-cpp's parser stops advancing on this input; it must end as an error, not loop.
+  EXPECT_EQ(ErrorOf(",version: 0unamekn"), "t.yaml:1: syntax error: unexpected ','");
+  EXPECT_THAT(ErrorOf("vlans: []\n,x"), HasSubstr("t.yaml:2: syntax error: "));
+  EXPECT_THAT(ErrorOf("vlans: []\n---\n,x\n"), HasSubstr("t.yaml:3: syntax error: unexpected ','"));
+}
+
 TEST(ParseConfig, TopLevelMustBeAMapping) {
   EXPECT_THAT(ErrorOf("just text\n"), HasSubstr("t.yaml:1: expected a mapping (key: value lines), got 'just text'"));
   EXPECT_THAT(ErrorOf("- 1\n- 2\n"), HasSubstr("t.yaml:1: expected a mapping"));
 }
 
 TEST(ParseConfig, MultipleDocumentsRejected) {
-  EXPECT_THAT(ErrorOf("vlans: []\n---\nswitches: []\n"), HasSubstr("t.yaml:3: found 2 YAML documents"));
+  EXPECT_THAT(ErrorOf("vlans: []\n---\nswitches: []\n"), HasSubstr("t.yaml:2: found several YAML documents"));
+  EXPECT_TRUE(ParseConfig("vlans: []\n---\n", "t.yaml").ok());  // a trailing empty document is harmless
 }
 
 TEST(ParseConfig, OnlyVersionOneAccepted) {
