@@ -8,10 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 #include "config/model.h"
@@ -28,7 +27,7 @@ inline constexpr size_t kMaxLinks = 256;
 inline constexpr size_t kMaxEndpoints = 4096;
 inline constexpr size_t kMaxAddressesPerEndpoint = 32;
 inline constexpr size_t kMaxVlanListEntries = 1 << 18;  // all `vlans:` lists of ports and links, ranges expanded
-inline constexpr uint32_t kMaxMacs = 1048576;  // max_macs, port_max_macs
+inline constexpr uint32_t kMaxMacs = 1048576;           // max_macs, port_max_macs
 inline constexpr uint32_t kMinMacAgingSeconds = 10;
 inline constexpr uint32_t kMaxMacAgingSeconds = 1000000;
 inline constexpr uint32_t kMinMtu = 576;

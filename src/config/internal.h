@@ -36,8 +36,8 @@ class Diagnostics {
   bool IsPoisoned(const std::string& field) const;
 
   std::vector<Problem> problems_;
-  size_t dropped_ = 0;           // beyond the storage bound
-  std::set<std::string> seen_;   // identical findings from the reader and the model checks are reported once
+  size_t dropped_ = 0;          // beyond the storage bound
+  std::set<std::string> seen_;  // identical findings from the reader and the model checks are reported once
   std::set<std::string> poisoned_;
 };
 

@@ -8,8 +8,8 @@ namespace cloudlet {
 
 namespace {
 
-using config_internal::DidYouMean;
 using config_internal::Diagnostics;
+using config_internal::DidYouMean;
 using nlohmann::json;
 
 constexpr size_t kMaxStringChars = 4096;
@@ -18,8 +18,8 @@ constexpr int64_t kMaxLine = 1000000000;
 const std::vector<std::string> kTopKeys = {"version", "source", "vlans", "switches", "links", "endpoints"};
 const std::vector<std::string> kVlanKeys = {"id", "name", "loc"};
 const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging_seconds", "ports", "loc"};
-const std::vector<std::string> kPortKeys = {"name",        "interface", "tap",      "mode", "vlan", "vlans",
-                                            "native_vlan", "tpid",      "max_macs", "loc"};
+const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",     "vlan",
+                                            "vlans", "native_vlan", "tpid", "max_macs", "loc"};
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid", "loc"};
 const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
                                                 "addresses", "gateway", "mac",  "mtu",   "loc"};
@@ -55,11 +55,11 @@ class JsonReader {
     default_file_ = top.file;
     if (auto it = root.find("version"); it != root.end()) {
       uint32_t version = 0;
-      if (ReadUint(*it, "version", top, UINT32_MAX, version) && version != 1) Report(top, "version", "unsupported version");
+      if (ReadUint(*it, "version", top, UINT32_MAX, version) && version != 1)
+        Report(top, "version", "unsupported version");
     }
-    ReadArray(root, "vlans", "vlans", top, config_limits::kMaxVlans, [&](const json& j, const std::string& path) {
-      config.vlans.push_back(ReadVlan(j, path));
-    });
+    ReadArray(root, "vlans", "vlans", top, config_limits::kMaxVlans,
+              [&](const json& j, const std::string& path) { config.vlans.push_back(ReadVlan(j, path)); });
     ReadArray(root, "switches", "switches", top, config_limits::kMaxSwitches,
               [&](const json& j, const std::string& path) { config.switches.push_back(ReadSwitch(j, path)); });
     ReadArray(root, "links", "links", top, config_limits::kMaxLinks,
@@ -189,7 +189,8 @@ class JsonReader {
     sw.loc = ReadLoc(j, path, kSwitchYamlKeys);
     if (!CheckObject(j, path, sw.loc, kSwitchKeys)) return sw;
     if (auto it = j.find("name"); it != j.end()) ReadString(*it, Join(path, "name"), sw.loc, sw.name);
-    if (auto it = j.find("max_macs"); it != j.end()) ReadUint(*it, Join(path, "max_macs"), sw.loc, UINT32_MAX, sw.max_macs);
+    if (auto it = j.find("max_macs"); it != j.end())
+      ReadUint(*it, Join(path, "max_macs"), sw.loc, UINT32_MAX, sw.max_macs);
     if (auto it = j.find("port_max_macs"); it != j.end()) {
       ReadUint(*it, Join(path, "port_max_macs"), sw.loc, UINT32_MAX, sw.port_max_macs);
     }
@@ -334,8 +335,12 @@ nlohmann::json ToJson(const CloudConfig& config) {
                          {"loc", LocToJson(e.loc)}});
   }
 
-  return json{{"version", 1},         {"source", config.source}, {"vlans", std::move(vlans)},
-              {"switches", std::move(switches)}, {"links", std::move(links)},   {"endpoints", std::move(endpoints)}};
+  return json{{"version", 1},
+              {"source", config.source},
+              {"vlans", std::move(vlans)},
+              {"switches", std::move(switches)},
+              {"links", std::move(links)},
+              {"endpoints", std::move(endpoints)}};
 }
 
 Result<CloudConfig> FromJson(const nlohmann::json& json) {

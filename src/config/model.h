@@ -44,11 +44,11 @@ struct PortDecl {
   std::string interface;  // existing kernel interface (AF_PACKET); exclusive with `tap`
   std::string tap;        // TAP device to create
   PortModeDecl mode = PortModeDecl::kAccess;
-  uint16_t vlan = 0;                // access VLAN / dot1q-tunnel service VLAN
-  std::vector<uint16_t> vlans;      // trunk: allowed VLANs
-  uint16_t native_vlan = 0;         // trunk: 0 = none
-  uint16_t tpid = 0x8100;           // trunk: 0x8100 (802.1Q) or 0x88a8 (802.1ad)
-  std::optional<uint32_t> max_macs; // default: the switch's port_max_macs
+  uint16_t vlan = 0;                 // access VLAN / dot1q-tunnel service VLAN
+  std::vector<uint16_t> vlans;       // trunk: allowed VLANs
+  uint16_t native_vlan = 0;          // trunk: 0 = none
+  uint16_t tpid = 0x8100;            // trunk: 0x8100 (802.1Q) or 0x88a8 (802.1ad)
+  std::optional<uint32_t> max_macs;  // default: the switch's port_max_macs
   SourceLoc loc;
 
   bool operator==(const PortDecl&) const = default;

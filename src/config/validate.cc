@@ -90,7 +90,8 @@ class ModelChecker {
         CheckRange(v.loc, path, "id", v.id, 1, kMaxVlanId);
       } else {
         auto [it, fresh] = id_lines.emplace(v.id, v.loc.line_of("id"));
-        if (!fresh) Report(v.loc, path, "id", "vlan " + std::to_string(v.id) + " already declared" + LineSuffix(it->second));
+        if (!fresh)
+          Report(v.loc, path, "id", "vlan " + std::to_string(v.id) + " already declared" + LineSuffix(it->second));
         declared_.set(v.id);
       }
       if (!v.name.empty()) {
@@ -152,8 +153,8 @@ class ModelChecker {
         CheckRange(loc, path, "native_vlan", native_vlan, 0, kMaxVlanId);
       } else if (!seen.test(native_vlan) && !vlans.empty()) {
         Report(loc, path, "native_vlan",
-               "native vlan " + std::to_string(native_vlan) + " is not in this trunk's vlans (" +
-                   FormatVlanSet(vlans) + ")");
+               "native vlan " + std::to_string(native_vlan) + " is not in this trunk's vlans (" + FormatVlanSet(vlans) +
+                   ")");
       }
     }
     if (tpid != config_tpid::k8021Q && tpid != config_tpid::k8021AD) {
@@ -208,16 +209,16 @@ class ModelChecker {
       CheckTrunkSettings(p.loc, path, p.vlans, p.native_vlan, p.tpid);
       return;
     }
-    std::string kind = std::string(PortModeName(p.mode)) + " port";
+    std::string kind = "a port in " + std::string(PortModeName(p.mode)) + " mode";
     CheckVlanRef(p.loc, path, "vlan", p.vlan, /*required=*/true);
     if (!p.vlans.empty() || p.loc.has("vlans")) {
-      Report(p.loc, path, "vlans", "is a trunk setting, not allowed on an " + kind + " (use vlan:)");
+      Report(p.loc, path, "vlans", "is a trunk setting, not allowed on " + kind + " (use vlan:)");
     }
     if (p.native_vlan != 0 || p.loc.has("native_vlan")) {
-      Report(p.loc, path, "native_vlan", "is a trunk setting, not allowed on an " + kind);
+      Report(p.loc, path, "native_vlan", "is a trunk setting, not allowed on " + kind);
     }
     if (p.tpid != config_tpid::k8021Q || p.loc.has("tpid")) {
-      Report(p.loc, path, "tpid", "is a trunk setting, not allowed on an " + kind);
+      Report(p.loc, path, "tpid", "is a trunk setting, not allowed on " + kind);
     }
   }
 
@@ -455,7 +456,7 @@ class ModelChecker {
   const CloudConfig& c_;
   Diagnostics& d_;
   std::bitset<4096> declared_;
-  std::map<std::string, size_t> switch_index_;                   // name -> first switch with it
+  std::map<std::string, size_t> switch_index_;                       // name -> first switch with it
   std::map<std::string, std::pair<std::string, int>> host_ifnames_;  // ifname -> (claiming path, line)
   std::vector<std::optional<std::pair<size_t, size_t>>> link_ends_;  // resolved switch indexes of valid links
 };

@@ -19,8 +19,8 @@ namespace cloudlet {
 
 namespace {
 
-using config_internal::DidYouMean;
 using config_internal::Diagnostics;
+using config_internal::DidYouMean;
 
 constexpr uint16_t kMaxVlanId = 4094;
 // What the reader may visit and copy. A plain 1 MiB document stays well below; aliases could make the walk revisit
@@ -39,8 +39,8 @@ const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",    "vlan",
                                             "vlans", "native_vlan", "tpid", "max_macs"};
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
-const std::vector<std::string> kEndpointKeys = {"name",      "switch",    "vlan",    "netns", "interface",
-                                                "addresses", "gateway", "mac", "mtu"};
+const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
+                                                "addresses", "gateway", "mac",  "mtu"};
 const std::vector<std::string> kModes = {"access", "trunk", "dot1q-tunnel"};
 
 std::string Idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
@@ -148,10 +148,10 @@ class YamlReader {
           Fail(line, "version", "unsupported version " + Describe(v) + ": this cloudlet reads version 1");
         }
       } else if (key == "vlans") {
-        ForEachItem(v, "vlans", line, config_limits::kMaxVlans, [&](const YAML::Node& item, const std::string& path,
-                                                                    int item_line) {
-          config.vlans.push_back(ReadVlan(item, path, item_line));
-        });
+        ForEachItem(v, "vlans", line, config_limits::kMaxVlans,
+                    [&](const YAML::Node& item, const std::string& path, int item_line) {
+                      config.vlans.push_back(ReadVlan(item, path, item_line));
+                    });
       } else if (key == "switches") {
         ForEachItem(v, "switches", line, config_limits::kMaxSwitches,
                     [&](const YAML::Node& item, const std::string& path, int item_line) {
@@ -237,8 +237,7 @@ class YamlReader {
       return;
     }
     if (node.size() > max) {
-      d_.Add(file_, line, field,
-             std::to_string(node.size()) + " entries, at most " + std::to_string(max) + " allowed");
+      d_.Add(file_, line, field, std::to_string(node.size()) + " entries, at most " + std::to_string(max) + " allowed");
     }
     size_t i = 0;
     for (const YAML::Node& item : node) {
@@ -268,8 +267,7 @@ class YamlReader {
   }
 
   // An integer in lo..hi; on failure reports, poisons the field and returns nullopt.
-  std::optional<uint32_t> ReadUint(const YAML::Node& v, const std::string& field, int line, uint32_t lo,
-                                   uint32_t hi) {
+  std::optional<uint32_t> ReadUint(const YAML::Node& v, const std::string& field, int line, uint32_t lo, uint32_t hi) {
     auto value = v.IsScalar() ? ParseInteger(v.Scalar()) : std::nullopt;
     if (!value) {
       Fail(line, field, "expected an integer, got " + Describe(v));
@@ -289,42 +287,43 @@ class YamlReader {
   // [10, 20, "100-110"]: ids and inclusive ranges, expanded in order.
   std::vector<uint16_t> ReadVlanList(const YAML::Node& v, const std::string& field, int line) {
     std::vector<uint16_t> out;
-    ForEachItem(v, field, line, config_limits::kMaxVlans, [&](const YAML::Node& item, const std::string& path,
-                                                              int item_line) {
-      std::string_view text = item.IsScalar() ? std::string_view(item.Scalar()) : std::string_view();
-      size_t dash = text.find('-', 1);
-      if (dash == std::string::npos) {
-        auto id = ReadUint(item, path, item_line, 1, kMaxVlanId);
-        if (id && vlan_entry_budget_ > 0) {
-          --vlan_entry_budget_;
-          out.push_back(static_cast<uint16_t>(*id));
-        }
-        return;
-      }
-      auto first = ParseInteger(text.substr(0, dash));
-      auto last = ParseInteger(text.substr(dash + 1));
-      if (!first || !last) {
-        Fail(item_line, path, "expected a VLAN id or a range like \"100-110\", got " + Describe(item));
-        return;
-      }
-      if (*first < 1 || *last > kMaxVlanId || *first > *last) {
-        Fail(item_line, path, "range " + Clip(std::string(text.substr(0, 65))) + " must be ascending within 1-4094");
-        return;
-      }
-      auto count = static_cast<size_t>(*last - *first + 1);
-      if (out.size() + count > config_limits::kMaxVlans) {
-        Fail(item_line, path, "a list holds at most 4094 VLANs");
-        return;
-      }
-      if (count > vlan_entry_budget_) {
-        Fail(item_line, path,
-             "VLAN lists hold at most " + std::to_string(config_limits::kMaxVlanListEntries) +
-                 " entries in all, across the configuration");
-        return;
-      }
-      vlan_entry_budget_ -= count;
-      for (int64_t id = *first; id <= *last; ++id) out.push_back(static_cast<uint16_t>(id));
-    });
+    ForEachItem(v, field, line, config_limits::kMaxVlans,
+                [&](const YAML::Node& item, const std::string& path, int item_line) {
+                  std::string_view text = item.IsScalar() ? std::string_view(item.Scalar()) : std::string_view();
+                  size_t dash = text.find('-', 1);
+                  if (dash == std::string::npos) {
+                    auto id = ReadUint(item, path, item_line, 1, kMaxVlanId);
+                    if (id && vlan_entry_budget_ > 0) {
+                      --vlan_entry_budget_;
+                      out.push_back(static_cast<uint16_t>(*id));
+                    }
+                    return;
+                  }
+                  auto first = ParseInteger(text.substr(0, dash));
+                  auto last = ParseInteger(text.substr(dash + 1));
+                  if (!first || !last) {
+                    Fail(item_line, path, "expected a VLAN id or a range like \"100-110\", got " + Describe(item));
+                    return;
+                  }
+                  if (*first < 1 || *last > kMaxVlanId || *first > *last) {
+                    Fail(item_line, path,
+                         "range " + Clip(std::string(text.substr(0, 65))) + " must be ascending within 1-4094");
+                    return;
+                  }
+                  auto count = static_cast<size_t>(*last - *first + 1);
+                  if (out.size() + count > config_limits::kMaxVlans) {
+                    Fail(item_line, path, "a list holds at most 4094 VLANs");
+                    return;
+                  }
+                  if (count > vlan_entry_budget_) {
+                    Fail(item_line, path,
+                         "VLAN lists hold at most " + std::to_string(config_limits::kMaxVlanListEntries) +
+                             " entries in all, across the configuration");
+                    return;
+                  }
+                  vlan_entry_budget_ -= count;
+                  for (int64_t id = *first; id <= *last; ++id) out.push_back(static_cast<uint16_t>(id));
+                });
     // Every item was wrong and reported: "vlans: required" would only repeat that.
     if (out.empty() && v.IsSequence() && v.size() > 0) Poison(field);
     return out;
@@ -347,11 +346,20 @@ class YamlReader {
     uint64_t unit = 0;
     if (!text.empty()) {
       switch (text.back()) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        default: break;
+        case 's':
+          unit = 1;
+          break;
+        case 'm':
+          unit = 60;
+          break;
+        case 'h':
+          unit = 3600;
+          break;
+        case 'd':
+          unit = 86400;
+          break;
+        default:
+          break;
       }
     }
     std::string number = text.substr(0, text.empty() ? 0 : text.size() - 1);
@@ -423,7 +431,8 @@ class YamlReader {
         } else if (mode == "dot1q-tunnel") {
           port.mode = PortModeDecl::kDot1qTunnel;
         } else if (v.IsScalar()) {
-          Fail(l, field, "unknown mode " + Describe(v) + DidYouMean(mode, kModes) + ": use access, trunk or dot1q-tunnel");
+          Fail(l, field,
+               "unknown mode " + Describe(v) + DidYouMean(mode, kModes) + ": use access, trunk or dot1q-tunnel");
           // Checks that depend on the mode would only add noise.
           for (const char* f : {"vlan", "vlans", "native_vlan", "tpid"}) Poison(Join(path, f));
         }

@@ -114,7 +114,8 @@ TEST(ConfigJson, FromJsonRejectsUnknownKeysAndWrongTypes) {
 
   json = ToJson(Rich());
   json["endpoints"][0]["vlan"] = -1;
-  EXPECT_THAT(FromJson(json).error().message(), HasSubstr("endpoints[0].vlan: expected a non-negative integer, got -1"));
+  EXPECT_THAT(FromJson(json).error().message(),
+              HasSubstr("endpoints[0].vlan: expected a non-negative integer, got -1"));
 
   json = ToJson(Rich());
   json["vlans"][0]["id"] = 70000;

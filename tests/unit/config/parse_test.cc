@@ -26,13 +26,13 @@ std::string ErrorOf(const std::string& yaml) {
 
 // Valid prefix shared by many tests: VLANs 10 and 20 and switches sw1, sw2 (lines 1-7).
 const std::string kBase =
-    "vlans:\n"             // 1
-    "  - id: 10\n"         // 2
-    "  - id: 20\n"         // 3
-    "switches:\n"          // 4
-    "  - name: sw1\n"      // 5
-    "  - name: sw2\n"      // 6
-    "endpoints:\n";        // 7
+    "vlans:\n"         // 1
+    "  - id: 10\n"     // 2
+    "  - id: 20\n"     // 3
+    "switches:\n"      // 4
+    "  - name: sw1\n"  // 5
+    "  - name: sw2\n"  // 6
+    "endpoints:\n";    // 7
 
 TEST(ParseConfig, QuickstartParses) {
   auto config = LoadConfig(QuickstartPath());
@@ -189,15 +189,18 @@ TEST(ParseConfig, UnknownKeysAtEveryLevelWithSuggestion) {
 }
 
 TEST(ParseConfig, DuplicateKeyInAMapping) {
-  EXPECT_THAT(ErrorOf("vlans:\n  - id: 10\n    id: 11\n"), HasSubstr("t.yaml:3: vlans[0].id: duplicate key (first at line 2)"));
+  EXPECT_THAT(ErrorOf("vlans:\n  - id: 10\n    id: 11\n"),
+              HasSubstr("t.yaml:3: vlans[0].id: duplicate key (first at line 2)"));
 }
 
 TEST(ParseConfig, WrongTypes) {
   EXPECT_THAT(ErrorOf("switches: sw1\n"), HasSubstr("t.yaml:1: switches: expected a list"));
-  EXPECT_THAT(ErrorOf("switches:\n  - name: [sw1]\n"), HasSubstr("t.yaml:2: switches[0].name: expected a string, got a list"));
+  EXPECT_THAT(ErrorOf("switches:\n  - name: [sw1]\n"),
+              HasSubstr("t.yaml:2: switches[0].name: expected a string, got a list"));
   EXPECT_THAT(ErrorOf("vlans:\n  - id: ten\n"), HasSubstr("t.yaml:2: vlans[0].id: expected an integer, got 'ten'"));
   EXPECT_THAT(ErrorOf("vlans:\n  - id: 10.5\n"), HasSubstr("t.yaml:2: vlans[0].id: expected an integer, got '10.5'"));
-  EXPECT_THAT(ErrorOf("vlans:\n  - 10\n"), HasSubstr("t.yaml:2: vlans[0]: expected a mapping (key: value lines), got '10'"));
+  EXPECT_THAT(ErrorOf("vlans:\n  - 10\n"),
+              HasSubstr("t.yaml:2: vlans[0]: expected a mapping (key: value lines), got '10'"));
   EXPECT_THAT(ErrorOf(kBase + "links:\n  - name: l1\n    between: sw1\n    vlans: [10]\n"),
               HasSubstr("t.yaml:10: links[0].between: expected the two switches this link joins, e.g. [sw1, sw2]"));
   EXPECT_THAT(ErrorOf("vlans: [{id: 10}]\nswitches: [{name: sw1}]\nendpoints:\n  - {name: a1, switch: sw1, vlan: 10, "
@@ -212,7 +215,8 @@ TEST(ParseConfig, VlanIdOutOfRange) {
               HasSubstr("t.yaml:4: vlans[2].id: 4095 out of range 1-4094"));
   EXPECT_THAT(ErrorOf("vlans:\n  - id: 0\n"), HasSubstr("t.yaml:2: vlans[0].id: 0 out of range 1-4094"));
   EXPECT_THAT(ErrorOf("vlans:\n  - id: -3\n"), HasSubstr("t.yaml:2: vlans[0].id: -3 out of range 1-4094"));
-  EXPECT_THAT(ErrorOf("vlans:\n  - id: 99999999999999999999999\n"), HasSubstr("t.yaml:2: vlans[0].id: 99999999999999999999999 out of range"));
+  EXPECT_THAT(ErrorOf("vlans:\n  - id: 99999999999999999999999\n"),
+              HasSubstr("t.yaml:2: vlans[0].id: 99999999999999999999999 out of range"));
   EXPECT_THAT(ErrorOf("vlans:\n  - name: x\n"), HasSubstr("t.yaml:2: vlans[0].id: required"));
   EXPECT_THAT(ErrorOf(kBase + "  - {name: a1, switch: sw1, vlan: 0}\n"),
               HasSubstr("t.yaml:8: endpoints[0].vlan: 0 out of range 1-4094"));
@@ -230,7 +234,8 @@ TEST(ParseConfig, UndeclaredVlans) {
       "        interface: eth1\n"
       "        mode: trunk\n"
       "        vlans: [10, \"100-110\"]\n";
-  EXPECT_THAT(ErrorOf(trunk), HasSubstr("t.yaml:8: switches[0].ports[0].vlans: vlan(s) 101-110 not declared under vlans:"));
+  EXPECT_THAT(ErrorOf(trunk),
+              HasSubstr("t.yaml:8: switches[0].ports[0].vlans: vlan(s) 101-110 not declared under vlans:"));
   EXPECT_THAT(ErrorOf(kBase + "links:\n  - {name: l1, between: [sw1, sw2], vlans: [10, 30]}\n"),
               HasSubstr("t.yaml:9: links[0].vlans: vlan(s) 30 not declared under vlans:"));
 }
@@ -285,7 +290,8 @@ TEST(ParseConfig, PortNameClashesWithLinkOrEndpoint) {
       "  - {name: a1, switch: sw1, vlan: 10}\n"
       "  - {name: l1, switch: sw2, vlan: 10}\n";
   std::string error = ErrorOf(yaml);
-  EXPECT_THAT(error, HasSubstr("t.yaml:5: switches[0].ports[0].name: port name 'a1' clashes with endpoint 'a1' (line 11)"));
+  EXPECT_THAT(error,
+              HasSubstr("t.yaml:5: switches[0].ports[0].name: port name 'a1' clashes with endpoint 'a1' (line 11)"));
   EXPECT_THAT(error, HasSubstr("t.yaml:6: switches[0].ports[1].name: port name 'l1' clashes with link 'l1' (line 9)"));
   EXPECT_THAT(error, HasSubstr("t.yaml:12: endpoints[1].name: endpoint 'l1' adds a port named 'l1' to switch 'sw2', "
                                "which clashes with link 'l1' (line 9)"));
@@ -308,8 +314,9 @@ TEST(ParseConfig, HostInterfaceOrTapUsedTwice) {
       "      - {name: vm, tap: tap1, vlan: 10}\n"
       "      - {name: x, tap: eth1, vlan: 10}\n";
   std::string error = ErrorOf(yaml);
-  EXPECT_THAT(error, HasSubstr("t.yaml:7: switches[1].ports[0].interface: 'eth1' is already used by "
-                               "switches[0].ports[0] (line 4); an interface can belong to one port of one switch only"));
+  EXPECT_THAT(error,
+              HasSubstr("t.yaml:7: switches[1].ports[0].interface: 'eth1' is already used by "
+                        "switches[0].ports[0] (line 4); an interface can belong to one port of one switch only"));
   EXPECT_THAT(error, HasSubstr("t.yaml:8: switches[1].ports[1].tap: 'tap1' is already used by switches[0].ports[1]"));
   EXPECT_THAT(error, HasSubstr("t.yaml:9: switches[1].ports[2].tap: 'eth1' is already used by switches[0].ports[0]"));
 }
@@ -317,16 +324,18 @@ TEST(ParseConfig, HostInterfaceOrTapUsedTwice) {
 TEST(ParseConfig, PortNeedsExactlyOneDevice) {
   EXPECT_THAT(ErrorOf("vlans: [{id: 10}]\nswitches:\n  - name: sw1\n    ports:\n      - {name: p, vlan: 10}\n"),
               HasSubstr("t.yaml:5: switches[0].ports[0]: a port needs interface:"));
-  EXPECT_THAT(ErrorOf("vlans: [{id: 10}]\nswitches:\n  - name: sw1\n    ports:\n      - name: p\n        interface: eth1\n"
-                      "        tap: t1\n        vlan: 10\n"),
-              HasSubstr("t.yaml:7: switches[0].ports[0].tap: interface and tap are exclusive"));
+  EXPECT_THAT(
+      ErrorOf("vlans: [{id: 10}]\nswitches:\n  - name: sw1\n    ports:\n      - name: p\n        interface: eth1\n"
+              "        tap: t1\n        vlan: 10\n"),
+      HasSubstr("t.yaml:7: switches[0].ports[0].tap: interface and tap are exclusive"));
 }
 
 TEST(ParseConfig, LinkEnds) {
   EXPECT_THAT(ErrorOf(kBase + "links:\n  - {name: l1, between: [sw1, sw1], vlans: [10]}\n"),
               HasSubstr("t.yaml:9: links[0].between: a link cannot join switch 'sw1' to itself"));
-  EXPECT_THAT(ErrorOf(kBase + "links:\n  - {name: l1, between: [sw1, sw3], vlans: [10]}\n"),
-              HasSubstr("t.yaml:9: links[0].between: unknown switch 'sw3' (did you mean 'sw1'?); declared: 'sw1', 'sw2'"));
+  EXPECT_THAT(
+      ErrorOf(kBase + "links:\n  - {name: l1, between: [sw1, sw3], vlans: [10]}\n"),
+      HasSubstr("t.yaml:9: links[0].between: unknown switch 'sw3' (did you mean 'sw1'?); declared: 'sw1', 'sw2'"));
   EXPECT_THAT(ErrorOf(kBase + "links:\n  - {name: l1, vlans: [10]}\n"),
               HasSubstr("t.yaml:9: links[0].between: required"));
   EXPECT_THAT(ErrorOf(kBase + "links:\n  - {name: l1, between: [sw1, sw2]}\n"),
@@ -360,15 +369,17 @@ TEST(ParseConfig, EndpointsSharingNetnsAndInterface) {
   std::string yaml = kBase +
                      "  - {name: a1, switch: sw1, vlan: 10, netns: shared}\n"
                      "  - {name: a2, switch: sw2, vlan: 20, netns: shared}\n";
-  EXPECT_THAT(ErrorOf(yaml), HasSubstr("t.yaml:9: endpoints[1].interface: interface 'eth0' in netns 'shared' is already "
-                                       "used by endpoints[0] (line 8)"));
+  EXPECT_THAT(ErrorOf(yaml),
+              HasSubstr("t.yaml:9: endpoints[1].interface: interface 'eth0' in netns 'shared' is already "
+                        "used by endpoints[0] (line 8)"));
   // Different interfaces in one namespace are fine (a multi-homed workload), and the default netns is the name.
   EXPECT_TRUE(ParseConfig(kBase + "  - {name: a1, switch: sw1, vlan: 10, netns: shared}\n"
                                   "  - {name: a2, switch: sw2, vlan: 20, netns: shared, interface: eth1}\n",
                           "t.yaml")
                   .ok());
-  EXPECT_THAT(ErrorOf(kBase + "  - {name: a1, switch: sw1, vlan: 10}\n  - {name: a2, switch: sw2, vlan: 20, netns: a1}\n"),
-              HasSubstr("t.yaml:9: endpoints[1].interface: interface 'eth0' in netns 'a1' is already used"));
+  EXPECT_THAT(
+      ErrorOf(kBase + "  - {name: a1, switch: sw1, vlan: 10}\n  - {name: a2, switch: sw2, vlan: 20, netns: a1}\n"),
+      HasSubstr("t.yaml:9: endpoints[1].interface: interface 'eth0' in netns 'a1' is already used"));
 }
 
 std::string OnePort(const std::string& port_body) {
@@ -382,12 +393,16 @@ std::string OnePort(const std::string& port_body) {
 }
 
 TEST(ParseConfig, TrunkSettingsOnAccessPort) {
-  std::string error = ErrorOf(OnePort("        vlan: 10\n        vlans: [20]\n        native_vlan: 1\n        tpid: 802.1q\n"));
-  EXPECT_THAT(error, HasSubstr("t.yaml:8: switches[0].ports[0].vlans: is a trunk setting, not allowed on an access port"));
+  std::string error =
+      ErrorOf(OnePort("        vlan: 10\n        vlans: [20]\n        native_vlan: 1\n        tpid: 802.1q\n"));
+  EXPECT_THAT(error, HasSubstr("t.yaml:8: switches[0].ports[0].vlans: is a trunk setting, not allowed on a port in "
+                               "access mode (use vlan:)"));
   EXPECT_THAT(error, HasSubstr("t.yaml:9: switches[0].ports[0].native_vlan: is a trunk setting"));
   EXPECT_THAT(error, HasSubstr("t.yaml:10: switches[0].ports[0].tpid: is a trunk setting"));
-  EXPECT_THAT(ErrorOf(OnePort("        mode: dot1q-tunnel\n        vlan: 10\n        vlans: [20]\n")),
-              HasSubstr("t.yaml:9: switches[0].ports[0].vlans: is a trunk setting, not allowed on an dot1q-tunnel port"));
+  EXPECT_THAT(
+      ErrorOf(OnePort("        mode: dot1q-tunnel\n        vlan: 10\n        vlans: [20]\n")),
+      HasSubstr(
+          "t.yaml:9: switches[0].ports[0].vlans: is a trunk setting, not allowed on a port in dot1q-tunnel mode"));
 }
 
 TEST(ParseConfig, AccessSettingsOnTrunk) {
@@ -398,7 +413,8 @@ TEST(ParseConfig, AccessSettingsOnTrunk) {
 
 TEST(ParseConfig, AccessAndTunnelPortsNeedAVlan) {
   EXPECT_THAT(ErrorOf(OnePort("")), HasSubstr("t.yaml:5: switches[0].ports[0].vlan: required"));
-  EXPECT_THAT(ErrorOf(OnePort("        mode: dot1q-tunnel\n")), HasSubstr("t.yaml:5: switches[0].ports[0].vlan: required"));
+  EXPECT_THAT(ErrorOf(OnePort("        mode: dot1q-tunnel\n")),
+              HasSubstr("t.yaml:5: switches[0].ports[0].vlan: required"));
 }
 
 TEST(ParseConfig, UnknownModeAndTpid) {
@@ -410,20 +426,24 @@ TEST(ParseConfig, UnknownModeAndTpid) {
 }
 
 TEST(ParseConfig, NativeVlanMustBeInTheTrunk) {
-  EXPECT_THAT(ErrorOf(OnePort("        mode: trunk\n        vlans: [10, 20]\n        native_vlan: 1\n")),
-              HasSubstr("t.yaml:9: switches[0].ports[0].native_vlan: native vlan 1 is not in this trunk's vlans (10, 20)"));
+  EXPECT_THAT(
+      ErrorOf(OnePort("        mode: trunk\n        vlans: [10, 20]\n        native_vlan: 1\n")),
+      HasSubstr("t.yaml:9: switches[0].ports[0].native_vlan: native vlan 1 is not in this trunk's vlans (10, 20)"));
   EXPECT_THAT(ErrorOf(OnePort("        mode: trunk\n        vlans: [10, 20]\n        native_vlan: 4095\n")),
               HasSubstr("t.yaml:9: switches[0].ports[0].native_vlan: 4095 out of range 0-4094"));
-  EXPECT_TRUE(ParseConfig(OnePort("        mode: trunk\n        vlans: [1, 10]\n        native_vlan: 1\n"), "t.yaml").ok());
+  EXPECT_TRUE(
+      ParseConfig(OnePort("        mode: trunk\n        vlans: [1, 10]\n        native_vlan: 1\n"), "t.yaml").ok());
 }
 
 TEST(ParseConfig, InvalidNames) {
-  EXPECT_THAT(ErrorOf("switches:\n  - name: SW1\n"), HasSubstr("t.yaml:2: switches[0].name: 'SW1' is not a valid name"));
+  EXPECT_THAT(ErrorOf("switches:\n  - name: SW1\n"),
+              HasSubstr("t.yaml:2: switches[0].name: 'SW1' is not a valid name"));
   EXPECT_THAT(ErrorOf("switches:\n  - name: a-very-long-switch-name\n"),
               HasSubstr("t.yaml:2: switches[0].name: 'a-very-long-switch-name' is longer than 15 characters"));
   EXPECT_THAT(ErrorOf("switches:\n  - name: -sw\n"), HasSubstr("switches[0].name: '-sw' is not a valid name"));
   EXPECT_THAT(ErrorOf("switches:\n  - {}\n"), HasSubstr("t.yaml:2: switches[0].name: required"));
-  EXPECT_THAT(ErrorOf("vlans:\n  - {id: 10, name: \"a b\"}\n"), HasSubstr("t.yaml:2: vlans[0].name: 'a b' is not valid"));
+  EXPECT_THAT(ErrorOf("vlans:\n  - {id: 10, name: \"a b\"}\n"),
+              HasSubstr("t.yaml:2: vlans[0].name: 'a b' is not valid"));
   EXPECT_THAT(ErrorOf(kBase + "  - {name: a1, switch: sw1, vlan: 10, netns: \"../etc\"}\n"),
               HasSubstr("t.yaml:8: endpoints[0].netns: '../etc' is not valid"));
 }
@@ -458,16 +478,17 @@ TEST(ParseConfig, InvalidAddresses) {
   EXPECT_THAT(ErrorOf(endpoint("    gateway: 10.0.1.1\n")), HasSubstr("t.yaml:11: endpoints[0].gateway:"));
   EXPECT_THAT(ErrorOf(endpoint("    addresses: [10.0.0.1/24]\n    gateway: router\n")),
               HasSubstr("t.yaml:12: endpoints[0].gateway: 'router' is not a valid IPv4 or IPv6 address"));
-  EXPECT_TRUE(ParseConfig(endpoint("    addresses: [\"fd00:10::1/64\", 10.0.0.1/24]\n    gateway: \"fd00:10::fe\"\n"),
-                          "t.yaml")
-                  .ok());
+  EXPECT_TRUE(
+      ParseConfig(endpoint("    addresses: [\"fd00:10::1/64\", 10.0.0.1/24]\n    gateway: \"fd00:10::fe\"\n"), "t.yaml")
+          .ok());
 }
 
 TEST(ParseConfig, InvalidMac) {
   auto endpoint = [](const std::string& mac) {
     return kBase + "  - name: a1\n    switch: sw1\n    vlan: 10\n    mac: \"" + mac + "\"\n";
   };
-  EXPECT_THAT(ErrorOf(endpoint("02:00:00:00:00")), HasSubstr("t.yaml:11: endpoints[0].mac: '02:00:00:00:00' is not a MAC"));
+  EXPECT_THAT(ErrorOf(endpoint("02:00:00:00:00")),
+              HasSubstr("t.yaml:11: endpoints[0].mac: '02:00:00:00:00' is not a MAC"));
   EXPECT_THAT(ErrorOf(endpoint("02:00:00:00:00:zz")), HasSubstr("is not a MAC address"));
   EXPECT_THAT(ErrorOf(endpoint("01:00:5e:00:00:01")),
               HasSubstr("t.yaml:11: endpoints[0].mac: '01:00:5e:00:00:01' is a multicast address"));
@@ -493,9 +514,9 @@ TEST(ParseConfig, NumericRanges) {
 TEST(ParseConfig, AllProblemsListedInLineOrderAndNothingAccepted) {
   std::string yaml =
       "vlans:\n"
-      "  - id: 4095\n"                                  // 2
+      "  - id: 4095\n"  // 2
       "switches:\n"
-      "  - name: SW1\n"                                 // 4
+      "  - name: SW1\n"  // 4
       "endpoints:\n"
       "  - {name: a1, switch: nowhere, vlan: 10, mtu: 1}\n";  // 6
   auto result = ParseConfig(yaml, "t.yaml");
