@@ -1,5 +1,4 @@
 // SwitchRuntime over dataplane/Dataplane: SwitchPlan -> DataplaneSpec, SwitchStatus -> status JSON.
-// (This file must not include config/config.h: both it and switch/vlan_switch.h define kTpid8021Q.)
 #include <cstdio>
 
 #include "control/switch_runtime.h"

@@ -20,6 +20,7 @@ struct VethSpec {
   std::string peer_netns;   // "" = current namespace
   std::string peer_mac;     // optional "02:..."
   uint32_t mtu = 1500;      // both ends
+  bool operator==(const VethSpec&) const = default;
 };
 
 struct LinkInfo {
