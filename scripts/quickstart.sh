@@ -13,7 +13,8 @@ build/cloudlet up examples/quickstart.yaml
 build/cloudlet status
 cat <<'MSG'
 
-Try it:   ip netns exec a1 ping -c 3 10.10.0.2     # tenant A, across the trunk: answers
-          ip netns exec b1 ping -c 3 10.10.0.2     # tenant B cannot reach tenant A
+Try it:   ip netns exec a1 ping -c 3 10.10.0.2     # tenant A (VLAN 10), sw1 -> trunk -> sw2: answers
+          ip netns exec b1 ping -c 3 10.20.0.2     # tenant B (VLAN 20), over the same trunk: answers
+          build/cloudlet status                    # learned MACs per VLAN, counters per port
 Undo:     build/cloudlet down examples/quickstart.yaml
 MSG

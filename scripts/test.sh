@@ -34,14 +34,14 @@ PY
 
 failed=0
 echo "== build (RelWithDebInfo)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLOUDLET_TESTS=ON -DCLOUDLET_BENCH=ON >/dev/null
 ninja -C build -j "$jobs"
 echo "== tests"
 run_ctest build optimized || failed=1
 
 if [[ $quick -eq 0 ]]; then
   echo "== build (ASan + UBSan)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLOUDLET_SANITIZE=address,undefined \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCLOUDLET_SANITIZE=address,undefined -DCLOUDLET_TESTS=ON \
     -DCLOUDLET_BENCH=OFF >/dev/null
   ninja -C build-asan -j "$jobs"
   echo "== tests under ASan + UBSan"
