@@ -23,9 +23,7 @@ class Error {
 };
 
 // Error from the current errno, e.g. ErrnoError("open /dev/net/tun") -> "open /dev/net/tun: No such device".
-inline Error ErrnoError(const std::string& what, int err = errno) {
-  return Error(what + ": " + std::strerror(err));
-}
+inline Error ErrnoError(const std::string& what, int err = errno) { return Error(what + ": " + std::strerror(err)); }
 
 class [[nodiscard]] Status {
  public:
@@ -67,17 +65,16 @@ class [[nodiscard]] Result {
 }  // namespace cloudlet
 
 // Propagates a failed Status/Result out of the calling function.
-#define CL_RETURN_IF_ERROR(expr)                  \
-  do {                                            \
-    auto _cl_st = (expr);                         \
-    if (!_cl_st.ok()) return _cl_st.error();      \
+#define CL_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    auto _cl_st = (expr);                    \
+    if (!_cl_st.ok()) return _cl_st.error(); \
   } while (0)
 
 #define CL_CONCAT_INNER(a, b) a##b
 #define CL_CONCAT(a, b) CL_CONCAT_INNER(a, b)
 // CL_ASSIGN_OR_RETURN(auto x, MakeX()); binds the value or returns the error.
-#define CL_ASSIGN_OR_RETURN(decl, expr)                              \
-  auto CL_CONCAT(_cl_res_, __LINE__) = (expr);                       \
-  if (!CL_CONCAT(_cl_res_, __LINE__).ok())                           \
-    return CL_CONCAT(_cl_res_, __LINE__).error();                    \
+#define CL_ASSIGN_OR_RETURN(decl, expr)                                                  \
+  auto CL_CONCAT(_cl_res_, __LINE__) = (expr);                                           \
+  if (!CL_CONCAT(_cl_res_, __LINE__).ok()) return CL_CONCAT(_cl_res_, __LINE__).error(); \
   decl = std::move(CL_CONCAT(_cl_res_, __LINE__)).value()

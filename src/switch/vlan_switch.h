@@ -24,9 +24,9 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "net/packet.h"
 #include "switch/counters.h"
 #include "switch/mac_table.h"
-#include "net/packet.h"
 
 namespace cloudlet {
 
@@ -51,8 +51,8 @@ struct PortConfig {
 
 struct SwitchConfig {
   std::string name;
-  uint32_t max_macs = 8192;          // learned-address limit for the whole switch
-  Nanos mac_aging = 300 * kSecond;   // an address not seen for this long is forgotten
+  uint32_t max_macs = 8192;         // learned-address limit for the whole switch
+  Nanos mac_aging = 300 * kSecond;  // an address not seen for this long is forgotten
 };
 
 // Frames to transmit, grouped by egress port. Fixed capacity: each received frame appears at most once per port.
@@ -91,8 +91,9 @@ class VlanSwitch {
 
   // Ports are numbered densely from 0 and keep their id until removed.
   Result<PortId> add_port(const PortConfig& config);
-  Status update_port(PortId id, const PortConfig& config);  // re-derives VLAN membership; flushes its MACs if VLANs change
-  void remove_port(PortId id);                              // forgets the MACs learned on it
+  Status update_port(PortId id,
+                     const PortConfig& config);  // re-derives VLAN membership; flushes its MACs if VLANs change
+  void remove_port(PortId id);                   // forgets the MACs learned on it
   bool has_port(PortId id) const;
   const PortConfig& port_config(PortId id) const;
 
