@@ -61,7 +61,8 @@ class SwitchRunner {
 
   void loop();
   void run_commands();
-  void serve(PortId in, uint32_t events);
+  // Returns whether any frame was received.
+  bool serve(PortId in, uint32_t events);
   void stop_polling(PortId id);
   Status apply_on_thread(SwitchChange& change);
   SwitchStatus status_on_thread();
