@@ -9,12 +9,14 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libmicrohttpd-dev libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev
+  libssl-dev libsodium-dev
   iproute2 iputils-ping
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   iperf3 tshark openvswitch-switch ethtool netcat-openbsd procps python3 bridge-utils
+  wireguard-go wireguard-tools
 )
 
 pkgs=("${build_pkgs[@]}")
