@@ -5,10 +5,10 @@
 #pragma once
 
 #include <array>
-#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "base/status.h"
@@ -29,13 +29,16 @@ struct IpAddress {
   }
   static IpAddress V6(const std::array<uint8_t, 16>& b) { return {Family::kV6, b}; }
   int bit_width() const { return family == Family::kV4 ? 32 : 128; }
-  auto operator<=>(const IpAddress&) const = default;
+  bool operator==(const IpAddress&) const = default;
+  // Spelled out rather than a defaulted <=>, which clang-tidy's modernize-use-nullptr misreads.
+  bool operator<(const IpAddress& o) const { return std::tie(family, bytes) < std::tie(o.family, o.bytes); }
 };
 
 struct IpPrefix {
   IpAddress address;
   uint8_t length = 0;
-  auto operator<=>(const IpPrefix&) const = default;
+  bool operator==(const IpPrefix&) const = default;
+  bool operator<(const IpPrefix& o) const { return std::tie(address, length) < std::tie(o.address, o.length); }
 };
 
 class AllowedIps {
