@@ -6,7 +6,7 @@
 # enters it, crosses the 802.1ad link with the service VLAN as outer 0x88a8 tag and the customer tag kept inside,
 # and leaves the far tunnel port with only the customer tag.
 #
-#   a1 (.1, VLAN 10)  b1 (.3, VLAN 20)  ct1 (tunnel, VLAN 10)   a2, b2, ct2 likewise on s2
+#   a1 (.1, VLAN 10)  b1 (.3, VLAN 20)  c1 (behind dot1q-tunnel port ct1, service VLAN 10); a2, b2, c2 likewise on s2
 #            \        |        /
 #             switch s1 ====== link qq (802.1ad, 10,20) ====== switch s2
 set -euo pipefail
@@ -18,6 +18,7 @@ require_root
 require_cmd ip tshark python3 ping
 
 s1=$(e2e_name s1) s2=$(e2e_name s2) lk=$(e2e_name qq)
+c1=$(e2e_name c1) c2=$(e2e_name c2) c1h=$(e2e_name c1h) c2h=$(e2e_name c2h)
 a1=$(e2e_name a1) a2=$(e2e_name a2) b1=$(e2e_name b1) b2=$(e2e_name b2)
 net="10.96.$((E2E_ID % 250))"
 
@@ -29,7 +30,11 @@ vlans:
   - {id: 20, name: svc-b}
 switches:
   - name: $s1
+    ports:
+      - {name: ct1, interface: $c1h, mode: dot1q-tunnel, vlan: 10}
   - name: $s2
+    ports:
+      - {name: ct2, interface: $c2h, mode: dot1q-tunnel, vlan: 10}
 links:
   - name: $lk
     between: [$s1, $s2]
@@ -41,6 +46,15 @@ endpoints:
   - {name: $a2, switch: $s2, vlan: 10, addresses: [$net.2/24]}
   - {name: $b2, switch: $s2, vlan: 20, addresses: [$net.4/24]}
 EOF
+
+# The customers behind the dot1q-tunnel ports: a namespace each, eth0 there, its peer (the port's interface) on the host.
+for c in "$c1" "$c2"; do
+  netns_add "$c"
+  veth_pair "${c}h" "${c}i" "" "$c"
+  ip -n "$c" link set "${c}i" down
+  ip -n "$c" link set "${c}i" name eth0
+  ip -n "$c" link set eth0 up
+done
 
 cloudlet_own "$cfg" "endpoint:$a1:$a1" "endpoint:$a2:$a2" "endpoint:$b1:$b1" "endpoint:$b2:$b2" "link:$lk"
 cloudlet_daemon_start
@@ -121,4 +135,42 @@ if srcs != set(want):
 sys.exit(0 if ok else 1)
 PY
 
-pass "802.1ad link: VLANs 10/20 cross with outer TPID 0x88a8 and the right ids, same-subnet tenants isolated"
+# dot1q-tunnel: each customer sends one broadcast frame already tagged 0x8100 (customer VLAN 100 from c1, 200 from
+# c2) with a raw socket. Expected: on the link, outer 0x88a8 service VLAN 10 with the customer tag inside; at the far
+# customer, only the customer tag (the service tag popped).
+tshark_capture "$link_if" "$pcap_a"
+tshark_pid_a=$TSHARK_PID
+tshark_capture "$link_if_b" "$pcap_b"
+tshark_pid_b=$TSHARK_PID
+tshark_capture eth0 "$E2E_TMP/c1.pcapng" "$c1"
+tshark_pid_c1=$TSHARK_PID
+tshark_capture eth0 "$E2E_TMP/c2.pcapng" "$c2"
+tshark_pid_c2=$TSHARK_PID
+send_tagged() {  # NS SRC_MAC CUSTOMER_VID
+  ip netns exec "$1" timeout 10 python3 - "$2" "$3" <<'PY'
+import socket, struct, sys
+src, cvid = bytes.fromhex(sys.argv[1].replace(":", "")), int(sys.argv[2])
+frame = b"\xff" * 6 + src + struct.pack("!HHH", 0x8100, cvid, 0x88B5) + b"cloudlet-e2e-qinq-customer".ljust(46, b"\0")
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("eth0", 0))
+for _ in range(3):
+    s.send(frame)
+PY
+}
+mac1=02:e2:00:00:00:c1 mac2=02:e2:00:00:00:c2
+send_tagged "$c1" "$mac1" 100 || fail "could not send the customer frame from $c1"
+send_tagged "$c2" "$mac2" 200 || fail "could not send the customer frame from $c2"
+for pid in "$tshark_pid_a" "$tshark_pid_b" "$tshark_pid_c1" "$tshark_pid_c2"; do tshark_stop "$pid"; done
+
+# One line per distinct frame shape: "eth.type|ieee8021ad.id|vlan.id|vlan.etype" of the frames from MAC.
+shapes() {  # PCAP MAC
+  tshark -n -r "$1" -Y "eth.src == $2" -T fields -E separator='|' -e eth.type -e ieee8021ad.id -e vlan.id -e vlan.etype \
+    2>/dev/null | sort -u | paste -sd ';'
+}
+# End b receives what s1 sends (c1's frame), end a what s2 sends (c2's frame).
+assert_eq "0x88a8|10|100|0x88b5" "$(shapes "$pcap_b" "$mac1")" "c1's frame on the link (outer TPID|S-VID|C-VID|type)"
+assert_eq "0x88a8|10|200|0x88b5" "$(shapes "$pcap_a" "$mac2")" "c2's frame on the link (outer TPID|S-VID|C-VID|type)"
+assert_eq "0x8100||100|0x88b5" "$(shapes "$E2E_TMP/c2.pcapng" "$mac1")" "c1's frame at c2 (TPID|S-VID|C-VID|type)"
+assert_eq "0x8100||200|0x88b5" "$(shapes "$E2E_TMP/c1.pcapng" "$mac2")" "c2's frame at c1 (TPID|S-VID|C-VID|type)"
+
+pass "802.1ad link: VLANs 10/20 cross with outer TPID 0x88a8 and the right ids, same-subnet tenants isolated; dot1q-tunnel customer tags cross QinQ and come out intact"
