@@ -78,6 +78,8 @@ class Handshake {
   void Clear();
 
  private:
+  // Lets tests/unit/vpn/noise_test.cc read the hash chain and resume from an independent implementation's state.
+  friend struct HandshakeTestAccess;
   Handshake(const LocalIdentity& local, const PublicKey& remote_static, const SymmetricKey& preshared_key,
             const SymmetricKey& static_static, CookieMacs cookie_macs);
 

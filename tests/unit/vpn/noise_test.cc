@@ -10,9 +10,29 @@
 #include <vector>
 
 namespace cloudlet::vpn {
+
+struct HandshakeTestAccess {
+  static const SecretBytes<kHashSize>& hash(const Handshake& h) { return h.hash_; }
+  static const SymmetricKey& chaining_key(const Handshake& h) { return h.chaining_key_; }
+  // Puts an initiator in the state after sending an initiation made elsewhere with `ephemeral`.
+  static void ResumeAfterInitiation(Handshake& h, const SecretBytes<kHashSize>& hash, const SymmetricKey& chaining_key,
+                                    const PrivateKey& ephemeral, uint32_t local_index) {
+    h.Clear();
+    h.state_ = Handshake::State::kCreatedInitiation;
+    h.hash_ = hash;
+    h.chaining_key_ = chaining_key;
+    h.ephemeral_private_ = ephemeral;
+    h.local_index_ = local_index;
+  }
+};
+
 namespace {
 
 constexpr int64_t kWall = int64_t{1700000000} * kSecond;
+// From the python3 reference run described at ConsumesInitiationFromIndependentImplementation.
+constexpr std::string_view kChainingAfterInitiation =
+    "4696b0ed00cff9c62cf447eb5f9c899d508e66b889a8cef23c4ae5c60f902b5e";
+constexpr std::string_view kHashAfterInitiation = "a1b2eff702e87503243a89aac8ee0639a24969dda1e0c6c866b15bbab4d6d184";
 
 std::vector<uint8_t> Hex(std::string_view hex) {
   std::vector<uint8_t> out;
@@ -324,7 +344,105 @@ TEST_F(NoiseTest, ConsumesInitiationFromIndependentImplementation) {
   ASSERT_TRUE(consumed.ok()) << consumed.error().message();
   EXPECT_EQ(peer->remote_index(), 0x11223344u);
   EXPECT_EQ(peer->state(), Handshake::State::kConsumedInitiation);
+  // The hash chain after the initiation, as python computed it.
+  EXPECT_EQ(Hex(kChainingAfterInitiation), std::vector<uint8_t>(HandshakeTestAccess::chaining_key(*peer).data(),
+                                                                HandshakeTestAccess::chaining_key(*peer).data() + 32));
+  EXPECT_EQ(Hex(kHashAfterInitiation), std::vector<uint8_t>(HandshakeTestAccess::hash(*peer).data(),
+                                                            HandshakeTestAccess::hash(*peer).data() + 32));
+}
+
+// Continuing the python run: a responder with ephemeral 0x04*32, preshared key 0x05*32 and sender index 0x55667788
+// answers that initiation. An initiator resumed at python's post-initiation state (ephemeral 0x03*32) must accept
+// the response and derive python's transport keys: initiator send = KDF2(C, empty)[0], receive = [1].
+TEST_F(NoiseTest, ConsumesResponseFromIndependentImplementation) {
+  const auto raw = [](uint8_t fill) {
+    std::array<uint8_t, 32> bytes{};
+    bytes.fill(fill);
+    return SecretBytes<32>(std::span<const uint8_t, 32>(bytes));
+  };
+  const auto fixed = [](std::string_view hex) {
+    const auto v = Hex(hex);
+    return SecretBytes<32>(std::span<const uint8_t, 32>(v.data(), 32));
+  };
+  auto initiator = LocalIdentity::FromPrivate(raw(1));
+  auto responder = LocalIdentity::FromPrivate(raw(2));
+  ASSERT_TRUE(initiator.ok() && responder.ok());
+  auto hs = Handshake::Create(*crypto_, *initiator, responder->public_key, raw(5));
+  ASSERT_TRUE(hs.ok());
+  HandshakeTestAccess::ResumeAfterInitiation(*hs, fixed(kHashAfterInitiation), fixed(kChainingAfterInitiation), raw(3),
+                                             0x11223344);
+  const auto response = Hex(
+      "020000008877665544332211ac01b2209e86354fb853237b5de0f4fab13c7fcbf433a61c019369617fecf10b80139b3dc764171a016c7e"
+      "fed1adb6db6f668d3ddba45dea139a293afb717a4800000000000000000000000000000000");
+  ASSERT_EQ(response.size(), kResponseSize);
+  auto checker = CookieChecker::Create(*crypto_, initiator->public_key);
+  ASSERT_TRUE(checker.ok());
+  EXPECT_EQ(checker->Check(*crypto_, response, source_, false, 0), MacCheck::kValidMac1);
+  Handshake without_psk = *hs;
+  without_psk.set_preshared_key(SymmetricKey());
+  EXPECT_FALSE(without_psk.ConsumeResponse(*crypto_, response, 0).ok());
+
+  Status st = hs->ConsumeResponse(*crypto_, response, 0);
+  ASSERT_TRUE(st.ok()) << st.message();
+  auto keys = hs->BeginSession(*crypto_, 0);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_TRUE(ConstantTimeEqual(keys->send_key.span(),
+                                Hex("a18cc809fd05b6b5f99644cf506f89dce368c2f54a9dbeb9a384f36c274317ef")));
+  EXPECT_TRUE(ConstantTimeEqual(keys->receive_key.span(),
+                                Hex("b1aa1b797d3a45da97552b8084ade493aa767f15af95854bc86557f6dacd851d")));
+  EXPECT_EQ(keys->remote_index, 0x55667788u);
+  EXPECT_EQ(keys->local_index, 0x11223344u);
 }
 
 }  // namespace
 }  // namespace cloudlet::vpn
+
+// The python3 reference that produced the vectors above (python3 + hashlib + the 'cryptography' package):
+// clang-format off
+//   # Independent WireGuard Noise_IKpsk2 handshake: hashlib + cryptography.
+//   import hashlib, hmac, struct
+//   from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+//   from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+//   from cryptography.hazmat.primitives import serialization as ser
+//   H=lambda *p: hashlib.blake2s(b''.join(p)).digest()
+//   HM=lambda k,*p: hmac.new(k,b''.join(p),hashlib.blake2s).digest()
+//   def kdf(k,x,n):
+//       t0=HM(k,x); out=[]; t=b''
+//       for i in range(1,n+1):
+//           t=HM(t0,t,bytes([i])); out.append(t)
+//       return out
+//   def pub(priv):
+//       k=X25519PrivateKey.from_private_bytes(priv).public_key()
+//       return k.public_bytes(ser.Encoding.Raw, ser.PublicFormat.Raw)
+//   def dh(priv,p): return X25519PrivateKey.from_private_bytes(priv).exchange(X25519PublicKey.from_public_bytes(p))
+//   def aead(k,pt,ad): return ChaCha20Poly1305(k).encrypt(b'\0'*12,pt,ad)
+//   si=bytes([1])*32; sr=bytes([2])*32; ei=bytes([3])*32
+//   Si=pub(si); Sr=pub(sr); Ei=pub(ei)
+//   C=H(b"Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s"); Hh=H(C,b"WireGuard v1 zx2c4 Jason@zx2c4.com"); Hh=H(Hh,Sr)
+//   C,=kdf(C,Ei,1); Hh=H(Hh,Ei)
+//   C,k=kdf(C,dh(ei,Sr),2); st=aead(k,Si,Hh); Hh=H(Hh,st)
+//   C,k=kdf(C,dh(si,Sr),2)
+//   ts=struct.pack('>QI',(1<<62)+1700000000,0)
+//   ets=aead(k,ts,Hh); Hh=H(Hh,ets)
+//   msg=struct.pack('<II',1,0x11223344)+Ei+st+ets
+//   mac1=hashlib.blake2s(msg,key=H(b"mac1----",Sr),digest_size=16).digest()
+//   msg+=mac1+b'\0'*16
+//   assert len(msg)==148
+//   def cx(b): return ', '.join('0x%02x'%x for x in b)
+//   print("initiation:", msg.hex())
+//   print("Si", Si.hex()); print("Sr", Sr.hex())
+//   print("chaining", C.hex()); print("hash", Hh.hex())
+//   # Responder (ephemeral 0x04*32, psk 0x05*32, sender index 0x55667788) answering the initiation above.
+//   er=bytes([4])*32; Er=pub(er); psk=bytes([5])*32
+//   C,=kdf(C,Er,1); Hh=H(Hh,Er)
+//   C,=kdf(C,dh(er,Ei),1)
+//   C,=kdf(C,dh(er,Si),1)
+//   C,tau,k=kdf(C,psk,3); Hh=H(Hh,tau)
+//   empty=aead(k,b'',Hh); Hh=H(Hh,empty)
+//   r=struct.pack('<III',2,0x55667788,0x11223344)+Er+empty
+//   r+=hashlib.blake2s(r,key=H(b"mac1----",Si),digest_size=16).digest()+b'\0'*16
+//   assert len(r)==92
+//   print("response:", r.hex())
+//   ti,tr=kdf(C,b'',2)
+//   print("initiator send", ti.hex()); print("initiator recv", tr.hex())
+// clang-format on
