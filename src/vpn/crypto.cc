@@ -14,6 +14,8 @@ namespace cloudlet::vpn {
 namespace {
 
 constexpr char kBlake2sName[] = "BLAKE2S-256";
+// EVP lengths are ints; anything near that is not a datagram anyway.
+constexpr size_t kMaxAeadInput = size_t{1} << 30;
 
 Error OpensslError(const std::string& what) {
   unsigned long code = ERR_get_error();  // NOLINT(google-runtime-int): OpenSSL's type
@@ -237,7 +239,9 @@ bool CryptoSuite::Kdf(ByteView key, ByteView input, std::span<uint8_t, kKeySize>
 
 bool CryptoSuite::AeadSeal(std::span<const uint8_t, kKeySize> key, std::span<const uint8_t, kAeadNonceSize> nonce,
                            ByteView plaintext, ByteView ad, MutableBytes out) {
-  if (out.size() != plaintext.size() + kAeadTagSize) return false;
+  if (out.size() != plaintext.size() + kAeadTagSize || plaintext.size() > kMaxAeadInput || ad.size() > kMaxAeadInput) {
+    return false;
+  }
   EVP_CIPHER_CTX* ctx = seal_ctx_.get();
   int len = 0;
   if (EVP_EncryptInit_ex2(ctx, nullptr, key.data(), nonce.data(), nullptr) != 1) return false;
@@ -254,7 +258,10 @@ bool CryptoSuite::AeadSeal(std::span<const uint8_t, kKeySize> key, std::span<con
 
 bool CryptoSuite::AeadOpen(std::span<const uint8_t, kKeySize> key, std::span<const uint8_t, kAeadNonceSize> nonce,
                            ByteView ciphertext, ByteView ad, MutableBytes out) {
-  if (ciphertext.size() < kAeadTagSize || out.size() != ciphertext.size() - kAeadTagSize) return false;
+  if (ciphertext.size() < kAeadTagSize || out.size() != ciphertext.size() - kAeadTagSize ||
+      ciphertext.size() > kMaxAeadInput || ad.size() > kMaxAeadInput) {
+    return false;
+  }
   const size_t body = ciphertext.size() - kAeadTagSize;
   // Copy the tag first: decrypting in place may overwrite nothing of it, but the API passes it as non-const.
   std::array<uint8_t, kAeadTagSize> tag{};

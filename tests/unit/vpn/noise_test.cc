@@ -276,6 +276,39 @@ TEST_F(NoiseTest, EveryFlippedResponseByteRejected) {
   EXPECT_TRUE(alice_to_bob_->BeginSession(*crypto_, kSecond).ok());
 }
 
+TEST(MessagesTest, LittleEndianLayoutsRoundTrip) {
+  Response r;
+  r.sender_index = 0x04030201;
+  r.receiver_index = 0x08070605;
+  r.ephemeral.fill(0xee);
+  r.mac2.fill(0x22);
+  const ResponseBytes bytes = Serialize(r);
+  EXPECT_EQ(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 13),
+            std::vector<uint8_t>({2, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xee}));
+  EXPECT_EQ(bytes[kResponseMac2Offset], 0x22);
+  auto parsed = ParseResponse(bytes);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->sender_index, r.sender_index);
+  EXPECT_EQ(parsed->receiver_index, r.receiver_index);
+  EXPECT_EQ(parsed->ephemeral, r.ephemeral);
+  EXPECT_EQ(parsed->mac2, r.mac2);
+  ResponseBytes reserved_set = bytes;
+  reserved_set[1] = 1;  // reserved bytes must be zero
+  EXPECT_FALSE(ParseResponse(reserved_set).has_value());
+  EXPECT_FALSE(ParseInitiation(bytes).has_value());
+  EXPECT_FALSE(PeekMessageType(reserved_set).has_value());
+  EXPECT_EQ(PeekMessageType(bytes), MessageType::kResponse);
+
+  std::array<uint8_t, kTransportMinSize> data{};
+  WriteTransportHeader(data, 0xdeadbeef, 0x0102030405060708);
+  auto header = ParseTransportHeader(data);
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->receiver_index, 0xdeadbeefu);
+  EXPECT_EQ(header->counter, 0x0102030405060708u);
+  EXPECT_EQ(header->ciphertext.size(), kAeadTagSize);
+  EXPECT_EQ(data[8], 0x08);
+}
+
 TEST_F(NoiseTest, TruncatedOrExtendedMessagesRejected) {
   auto init = alice_to_bob_->CreateInitiation(*crypto_, 1, kSecond, kWall);
   ASSERT_TRUE(init.ok());
