@@ -49,8 +49,8 @@ Result<std::unique_ptr<AfPacketPort>> AfPacketPort::Open(const std::string& ifna
   CL_RETURN_IF_ERROR(SetIntOption(fd.get(), SOL_PACKET, PACKET_AUXDATA, 1, (ctx + "PACKET_AUXDATA").c_str()));
   CL_RETURN_IF_ERROR(
       SetIntOption(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, (ctx + "PACKET_IGNORE_OUTGOING").c_str()));
-  // Straight to the driver: the switch is the queueing discipline; a veth has no real queue anyway.
-  CL_RETURN_IF_ERROR(SetIntOption(fd.get(), SOL_PACKET, PACKET_QDISC_BYPASS, 1, (ctx + "PACKET_QDISC_BYPASS").c_str()));
+  // No PACKET_QDISC_BYPASS: it would skip the kernel's capture taps, so tcpdump on a port would not see what the
+  // switch sends. Through a veth's noqueue qdisc it cost nothing measurable (docs/PERFORMANCE.md).
   SetBuffer(fd.get(), SO_RCVBUFFORCE, SO_RCVBUF, options.rcvbuf_bytes);
   SetBuffer(fd.get(), SO_SNDBUFFORCE, SO_SNDBUF, options.sndbuf_bytes);
 
