@@ -12,11 +12,7 @@ namespace {
 bool HasExpired(Nanos birth, Nanos lifetime, Nanos now) { return now - birth >= lifetime; }
 
 // Moves the keypair out of `slot` and empties it, so no copy of its keys stays behind (reset wipes them).
-std::optional<SessionKeypair> Take(std::optional<SessionKeypair>& slot) {
-  std::optional<SessionKeypair> taken = std::move(slot);
-  slot.reset();
-  return taken;
-}
+std::optional<SessionKeypair> Take(std::optional<SessionKeypair>& slot) { return std::exchange(slot, std::nullopt); }
 
 void Retire(std::optional<SessionKeypair>& slot, RetiredIndices& retired) {
   if (!slot) return;

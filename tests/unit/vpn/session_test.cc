@@ -191,6 +191,7 @@ TEST_F(SessionTest, ReplayedMessageRejected) {
 TEST_F(SessionTest, OutOfOrderWithinWindowAcceptedOnce) {
   HandshakeAt(kSecond);
   std::vector<std::vector<uint8_t>> wires;
+  wires.reserve(4);
   for (int i = 0; i < 4; ++i) wires.push_back(Seal(alice_, "m" + std::to_string(i), kSecond));
   for (int i : {3, 0, 2, 1}) {
     ASSERT_TRUE(Open(bob_, wires[i], kSecond).ok()) << i;
