@@ -466,6 +466,11 @@ bool UapiSession::HandleOne(std::string& reply) {
     return false;
   }
   const std::string_view body = buffered.substr(kSetRequest.size(), end + 1 - kSetRequest.size());
+  if (body.size() > kUapiMaxRequestBytes) {  // arrived in one Feed, so the check above never saw it unterminated
+    reply += ErrnoReply(kUapiErrnoInvalid);
+    closed_ = true;
+    return false;
+  }
   int error_errno = 0;
   Result<DeviceConfigChange> change = ParseSet(body, error_errno);
   if (!change.ok()) {

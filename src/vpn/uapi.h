@@ -113,7 +113,9 @@ std::string SerializeGet(const DeviceConfig& config);
 // One connection to the configuration socket. Feed it bytes as they arrive (split anywhere, any number of
 // requests); it returns the reply bytes to write. Requests are handled in order against `config`, which must
 // outlive the session. After a request that is neither get nor set, or one exceeding the bounds, closed() is true:
-// the caller closes the connection (the stream cannot be resynchronised).
+// the caller closes the connection (the stream cannot be resynchronised). A request with an error is read to its
+// blank line and answered with its errno; the next request is then handled (wireguard-go would desynchronise).
+// Buffering is bounded by kUapiMaxRequestBytes plus the bytes of one Feed call.
 class UapiSession {
  public:
   explicit UapiSession(DeviceConfig& config) : config_(config) {}

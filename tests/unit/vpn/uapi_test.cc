@@ -482,6 +482,16 @@ TEST(UapiSession, BufferingIsBounded) {
     EXPECT_TRUE(session.closed());
     EXPECT_TRUE(config.peers.empty());
   }
+  {
+    // An oversized request arriving whole, terminated.
+    DeviceConfig config;
+    UapiSession session(config);
+    std::string request = "set=1\npublic_key=" + HexOf(1) + "\n";
+    while (request.size() <= kUapiMaxRequestBytes + 6) request += "persistent_keepalive_interval=1\n";
+    EXPECT_EQ(session.Feed(request + "\n"), "errno=22\n\n");
+    EXPECT_TRUE(session.closed());
+    EXPECT_TRUE(config.peers.empty());
+  }
 }
 
 }  // namespace
