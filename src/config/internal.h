@@ -19,7 +19,7 @@ namespace cloudlet::config_internal {
 class Diagnostics {
  public:
   void Add(const std::string& file, int line, const std::string& field, const std::string& message);
-  // `field` could not be decoded: its stored value is a placeholder, so later findings about it (or anything below
+  // `field` could not be decoded: its stored value is only a default, so later findings about it (or anything below
   // it, e.g. "switches[0]" covers "switches[0].name") would only repeat the first one and are dropped.
   void Poison(const std::string& field);
   bool empty() const { return problems_.empty(); }

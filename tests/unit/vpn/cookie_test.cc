@@ -7,20 +7,13 @@
 #include <optional>
 #include <vector>
 
+#include "identity_fixture.h"
 #include "vpn/noise.h"
 
 namespace cloudlet::vpn {
 namespace {
 
 constexpr int64_t kWall = int64_t{1700000000} * kSecond;
-
-LocalIdentity MakeIdentity() {
-  auto priv = GeneratePrivateKey();
-  EXPECT_TRUE(priv.ok());
-  auto id = LocalIdentity::FromPrivate(*priv);
-  EXPECT_TRUE(id.ok());
-  return *id;
-}
 
 class CookieTest : public ::testing::Test {
  protected:

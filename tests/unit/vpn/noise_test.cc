@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "identity_fixture.h"
+
 namespace cloudlet::vpn {
 
 struct HandshakeTestAccess {
@@ -40,14 +42,6 @@ std::vector<uint8_t> Hex(std::string_view hex) {
     out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   }
   return out;
-}
-
-LocalIdentity MakeIdentity() {
-  auto priv = GeneratePrivateKey();
-  EXPECT_TRUE(priv.ok());
-  auto id = LocalIdentity::FromPrivate(*priv);
-  EXPECT_TRUE(id.ok());
-  return *id;
 }
 
 SymmetricKey MakePsk() {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "identity_fixture.h"
+
 namespace cloudlet::vpn {
 
 struct PeerKeypairsTestAccess {
@@ -20,14 +22,6 @@ namespace {
 constexpr int64_t kWall = int64_t{1700000000} * kSecond;
 
 ByteView Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
-
-LocalIdentity MakeIdentity() {
-  auto priv = GeneratePrivateKey();
-  EXPECT_TRUE(priv.ok());
-  auto id = LocalIdentity::FromPrivate(*priv);
-  EXPECT_TRUE(id.ok());
-  return *id;
-}
 
 class SessionTest : public ::testing::Test {
  protected:
