@@ -9,7 +9,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libmicrohttpd-dev libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev
-  libssl-dev libsodium-dev
+  libssl-dev libsodium-dev libqrencode-dev
   iproute2 iputils-ping
 )
 test_pkgs=(
