@@ -19,6 +19,7 @@ VPN_IMPL_A=cloudlet VPN_IMPL_B=go
 VPN_NS_A="" VPN_NS_B="" VPN_IF_A="" VPN_IF_B=""
 VPN_PID_A="" VPN_PID_B=""
 VPN_KEY_A="" VPN_KEY_B="" VPN_PUB_A="" VPN_PUB_B=""
+VPN_A_ARGS=()  # extra `cloudlet vpn up` arguments for side A when vpn_start gets none (e.g. --rekey-after-time 3)
 CLOUDLET=${CLOUDLET:-}
 
 # vpn_parse_args "$@": the test's arguments — the cloudlet binary (as ctest passes it), or --go for the
@@ -78,10 +79,11 @@ vpn_topology() {
 
 # vpn_start SIDE [EXTRA_CLOUDLET_ARGS...]: starts that side's implementation in the foreground as a registered
 # background process (ended by PID at exit) and waits for its UAPI socket. Sets VPN_PID_A / VPN_PID_B.
-# Extra arguments go to `cloudlet vpn up` only (e.g. --rekey-after-time 3, --config FILE).
+# Extra arguments (default: VPN_A_ARGS for side A) go to `cloudlet vpn up` only; wireguard-go ignores them.
 vpn_start() {
   local side=$1 ns ifname log
   shift
+  if [[ $# -eq 0 && $side == a && ${#VPN_A_ARGS[@]} -gt 0 ]]; then set -- "${VPN_A_ARGS[@]}"; fi
   ns=$(vpn_ns "$side") ifname=$(vpn_if "$side") log=$E2E_TMP/$(vpn_if "$side").log
   e2e_defer "rm -f /var/run/wireguard/$ifname.sock"
   if [[ $(vpn_impl "$side") == go ]]; then
@@ -168,6 +170,27 @@ vpn_up_both() {
   fi
 }
 
+# vpn_underlay_ipv6: IPv6 on the underlay too (veth_pair turned it off): 2001:db8::1/64 on A, 2001:db8::2/64 on B,
+# without duplicate address detection so they are usable at once.
+VPN_UL6_A=2001:db8::1 VPN_UL6_B=2001:db8::2
+vpn_underlay_ipv6() {
+  local ns
+  for ns in "$VPN_NS_A" "$VPN_NS_B"; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0; done
+  ip -n "$VPN_NS_A" addr add "$VPN_UL6_A/64" dev eth0 nodad
+  ip -n "$VPN_NS_B" addr add "$VPN_UL6_B/64" dev eth0 nodad
+}
+
+# vpn_ping_log FROM_SIDE COUNT LOGFILE: background ping (5 per second) to the other side's tunnel address,
+# registered like e2e_bg (E2E_LAST_PID); vpn_ping_received LOGFILE reads "SENT RECEIVED" once it ended.
+vpn_ping_log() {
+  local side=$1 count=$2 log=$3 dst=$VPN_TUN_B
+  [[ $side == b ]] && dst=$VPN_TUN_A
+  e2e_bg "$log" ip netns exec "$(vpn_ns "$side")" ping -n -i 0.2 -c "$count" -W 1 "$dst"
+}
+vpn_ping_received() {
+  awk '/packets transmitted/ { print $1, $4 }' "$1"
+}
+
 # vpn_ping FROM_SIDE [COUNT]: pings the other side's tunnel address (COUNT pings, 1 s timeout each).
 vpn_ping() {
   local side=$1 count=${2:-2} dst=$VPN_TUN_B
@@ -211,9 +234,9 @@ vpn_tshark() {
   for f in "$@"; do fields+=(-e "$f"); done
   if [[ ${#fields[@]} -gt 0 ]]; then
     tshark -n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter" -T fields \
-      "${fields[@]}" 2>/dev/null
+      "${fields[@]}" 2>>"$E2E_TMP/tshark.err"
   else
-    tshark -n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter" 2>/dev/null
+    tshark -n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter" 2>>"$E2E_TMP/tshark.err"
   fi
 }
 
