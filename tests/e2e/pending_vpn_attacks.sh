@@ -67,7 +67,8 @@ e2e_log "captured echo request: from port $sport, receiver $receiver, counter $c
 inject() {
   timeout 10 ip netns exec "$VPN_NS_B" python3 - "$VPN_UL_B" "$sport" "$VPN_UL_A" "$VPN_PORT_A" "$1" <<'PY'
 import socket, struct, sys
-src, sport, dst, dport, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), bytes.fromhex(sys.argv[5])
+src, sport, dst, dport = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+payload = bytes.fromhex(sys.argv[5])
 udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload  # checksum 0: none (IPv4)
 # Total length, IP checksum and (id 0) the id are filled in by the kernel for IPPROTO_RAW sockets.
 ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,

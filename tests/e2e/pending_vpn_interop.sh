@@ -33,7 +33,8 @@ vpn_ping a 3 || fail "phase 1: A cannot ping B after B pinged A"
 vpn_iperf a 3 "$E2E_TMP/iperf.txt" || fail "phase 1: iperf3 A->B failed: $(tail -n 5 "$E2E_TMP/iperf.txt")"
 bytes=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($i ~ /Bytes$/) { print $(i - 1), $i; exit } }' \
   "$E2E_TMP/iperf.txt")
-[[ -n "$bytes" && ${bytes%% *} != 0 && ${bytes%% *} != 0.00 ]] || fail "iperf3 moved no data: $(cat "$E2E_TMP/iperf.txt")"
+[[ -n "$bytes" && ${bytes%% *} != 0 && ${bytes%% *} != 0.00 ]] ||
+  fail "iperf3 moved no data: $(cat "$E2E_TMP/iperf.txt")"
 e2e_log "iperf3 A->B through the tunnel: $bytes"
 
 # `wg show` against A's socket: one peer (B), a handshake, traffic both ways.

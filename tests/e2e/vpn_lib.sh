@@ -228,16 +228,14 @@ vpn_capture() {
 # vpn_tshark FILE DISPLAY_FILTER [FIELDS...]: reads a capture with both VPN ports decoded as WireGuard; prints the
 # fields of matching packets (or one line per packet without FIELDS).
 vpn_tshark() {
-  local file=$1 filter=$2 fields=()
+  local file=$1 filter=$2 f args=()
   shift 2
-  local f
-  for f in "$@"; do fields+=(-e "$f"); done
-  if [[ ${#fields[@]} -gt 0 ]]; then
-    tshark -n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter" -T fields \
-      "${fields[@]}" 2>>"$E2E_TMP/tshark.err"
-  else
-    tshark -n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter" 2>>"$E2E_TMP/tshark.err"
+  args=(-n -r "$file" -d "udp.port==$VPN_PORT_A,wg" -d "udp.port==$VPN_PORT_B,wg" -Y "$filter")
+  if [[ $# -gt 0 ]]; then
+    args+=(-T fields)
+    for f in "$@"; do args+=(-e "$f"); done
   fi
+  tshark "${args[@]}" 2>>"$E2E_TMP/tshark.err"
 }
 
 # vpn_count FILE DISPLAY_FILTER: number of matching packets.
