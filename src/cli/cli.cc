@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/vpn.h"
 #include "control/daemon.h"
 
 namespace cloudlet::cli {
@@ -89,6 +90,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   validate->add_option("FILE", file, "The YAML file to check")->required();
   validate->add_flag("--host", check_host, "Also check that the host interfaces FILE names exist on this host");
 
+  VpnArgs vpn_args;
+  CLI::App* vpn = AddVpnCommands(app, vpn_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -106,6 +110,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (down->parsed()) return RunDownCommand(socket_path, file, out, err);
   if (status->parsed()) return RunStatusCommand(socket_path, format, out, err);
   if (validate->parsed()) return RunValidateCommand(file, check_host, out, err);
+  if (vpn->parsed()) return RunVpnCommand(vpn_args, out, err);
   err << "cloudlet: no command given; run `cloudlet --help`\n";
   return kExitBadInput;
 }
