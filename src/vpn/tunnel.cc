@@ -454,8 +454,11 @@ Result<std::unique_ptr<Tunnel>> Tunnel::Open(const TunnelOptions& options) {
     }
     (void)::unlink(impl->uapi_path.c_str());  // stale socket from a crashed process
   }
-  CL_ASSIGN_OR_RETURN(impl->tun, OpenTun(options.name, options.offload));
-  CL_RETURN_IF_ERROR(SetMtu(options.name, options.mtu));
+  auto open_tun = [&]() -> Status {
+    CL_ASSIGN_OR_RETURN(impl->tun, OpenTun(options.name, options.offload));
+    return SetMtu(options.name, options.mtu);
+  };
+  CL_RETURN_IF_ERROR(options.tun_runner ? options.tun_runner(open_tun) : open_tun());
   CL_RETURN_IF_ERROR(impl->EpollAdd(impl->tun.get(), kTagTun));
   CL_RETURN_IF_ERROR(impl->BindUdp(0));
   impl->config.listen_port = impl->bound_port;

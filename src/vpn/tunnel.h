@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,10 @@ struct TunnelOptions {
   TimerDurations timers;                   // shortened only by tests
   bool offload = true;                     // TUN TSO/checksum offload + UDP GSO/GRO (off: one packet per syscall)
   int mtu = kDefaultMtu;
+  // When set, the TUN interface is created through this runner (e.g. inside another network namespace with
+  // HostNet::RunInNetns) while the UDP socket stays in the caller's namespace, as the kernel's WireGuard does:
+  // the tunnel's inside can live in a cloud network while its outside faces the uplink.
+  std::function<Status(const std::function<Status()>&)> tun_runner;
 };
 
 // Figures for `cloudlet vpn show` beyond what the UAPI reports.
