@@ -4,7 +4,8 @@
 # UAPI socket (peer, latest handshake, transfer), `wg showconf` -> `wg setconf` -> `wg showconf` round trip, and
 # tshark on the underlay sees initiation (A->B), response (B->A) and transport data as WireGuard, nothing malformed.
 # Phase 2, fresh start, wireguard-go initiates; cloudlet runs daemonized from a wg-quick style --config file:
-# pings, `cloudlet vpn show` (text and JSON: the peer, never a private key), `cloudlet vpn down` removes it all.
+# pings, `cloudlet vpn show` (text and JSON: the peer, never a private key), `cloudlet vpn down` removes it all;
+# so do deleting the interface and killing the pid from --pid-file.
 # Also: `cloudlet vpn genkey | cloudlet vpn pubkey` agrees with `wg pubkey`.
 # Usage: pending_vpn_interop.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
 set -euo pipefail
@@ -127,4 +128,18 @@ else
   vpn_stop a
 fi
 if vpn_ping b 1; then fail "B still reaches A's tunnel address after A went down"; fi
+
+# ---- the other two ways to stop a daemonized cloudlet: delete its interface, or kill the pid from --pid-file ----
+if [[ $VPN_IMPL_A == cloudlet ]]; then
+  for how in "link-del" "kill"; do
+    rm -f "$pidfile"
+    timeout 20 ip netns exec "$VPN_NS_A" "$CLOUDLET" vpn up "$VPN_IF_A" --config "$E2E_TMP/a.conf" \
+      --pid-file "$pidfile" >"$E2E_TMP/up.log" 2>&1 || fail "vpn up ($how) failed: $(cat "$E2E_TMP/up.log")"
+    pid=$(cat "$pidfile")
+    if [[ $how == link-del ]]; then ip -n "$VPN_NS_A" link del "$VPN_IF_A"; else kill -TERM "$pid"; fi
+    wait_for "! kill -0 $pid" 10 || fail "cloudlet (pid $pid) still runs after $how"
+    ip -n "$VPN_NS_A" link show "$VPN_IF_A" >/dev/null 2>&1 && fail "$VPN_IF_A still exists after $how"
+    [[ -e /var/run/wireguard/$VPN_IF_A.sock ]] && fail "UAPI socket still exists after $how"
+  done
+fi
 pass "vpn interop (A=$VPN_IMPL_A, B=$VPN_IMPL_B)"
