@@ -564,7 +564,7 @@ int RunClient(const VpnArgs& a, std::ostream& out, std::ostream& err) {
 
   if (a.out_file == "-") out << *formatted;
   if (a.qr) {
-    auto qr = RenderQrTerminal(*formatted);
+    auto qr = RenderQrTerminal(*formatted, ::isatty(STDOUT_FILENO) == 1);  // colours: scannable on light themes too
     if (!qr.ok()) return Fail(err, qr.error());
     out << *qr;
   }
