@@ -7,7 +7,7 @@
 # pings, `cloudlet vpn show` (text and JSON: the peer, never a private key), `cloudlet vpn down` removes it all;
 # so do deleting the interface and killing the pid from --pid-file.
 # Also: `cloudlet vpn genkey | cloudlet vpn pubkey` agrees with `wg pubkey`.
-# Usage: pending_vpn_interop.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
+# Usage: test_vpn_interop.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
 set -euo pipefail
 # shellcheck source=tests/e2e/vpn_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vpn_lib.sh"

@@ -7,7 +7,7 @@
 #    capture on A's tunnel interface sees that echo request exactly once.
 # 3. Forgery: the same packet with its counter raised and with a flipped ciphertext byte is not delivered either,
 #    and does not disturb the session (a ping afterwards works).
-# Usage: pending_vpn_attacks.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
+# Usage: test_vpn_attacks.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
 set -euo pipefail
 # shellcheck source=tests/e2e/vpn_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vpn_lib.sh"

@@ -4,7 +4,7 @@
 # (B's peer endpoint for A set to [2001:db8::1]). After each move, the endpoint A reports for B (`wg show
 # endpoints` on cloudlet's socket) follows B's new source address and port; pings continue (bounded loss) and work
 # both ways at the end.
-# Usage: pending_vpn_roaming.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
+# Usage: test_vpn_roaming.sh PATH_TO_CLOUDLET | --go   (--go: wireguard-go on both sides, tests the harness)
 set -euo pipefail
 # shellcheck source=tests/e2e/vpn_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vpn_lib.sh"

@@ -4,7 +4,7 @@
 # least two initiation/response pairs, and the pings keep succeeding (a few lost around a key switch allowed).
 # In --go mode (wireguard-go on both sides, to test the harness) wireguard-go cannot shorten REKEY_AFTER_TIME, so
 # the test forces new handshakes by removing and re-adding B as A's peer every 3 s instead.
-# Usage: pending_vpn_rekey.sh PATH_TO_CLOUDLET | --go
+# Usage: test_vpn_rekey.sh PATH_TO_CLOUDLET | --go
 set -euo pipefail
 # shellcheck source=tests/e2e/vpn_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/vpn_lib.sh"
