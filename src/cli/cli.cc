@@ -88,7 +88,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   auto* validate = app.add_subcommand(
       "validate", "Check FILE without changing anything; no daemon needed.  Example: cloudlet validate cloud.yaml");
   validate->add_option("FILE", file, "The YAML file to check")->required();
-  validate->add_flag("--host", check_host, "Also check that the host interfaces FILE names exist on this host");
+  validate->add_flag(
+      "--host", check_host,
+      "Also check the host: the interfaces FILE names exist, VPN key files are readable keys of mode 0600");
 
   VpnArgs vpn_args;
   CLI::App* vpn = AddVpnCommands(app, vpn_args);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 
 namespace cloudlet::cli {
@@ -185,6 +186,33 @@ std::string RenderStatusTable(const nlohmann::json& status) {
                   Str(e, "interface"), Str(e, "host_interface"), addrs, Str(e, "project")});
     }
     out << "endpoints\n" << eps.Render("  ");
+  }
+
+  for (const auto& v : status.value("vpns", nlohmann::json::array())) {
+    const auto attach = v.value("attach", nlohmann::json::object());
+    out << "\nvpn " << Str(v, "name") << "  (" << Str(v, "project") << ")"
+        << (v.value("running", true) ? "" : "  STOPPED") << "\n  interface " << Str(v, "interface") << " in netns "
+        << Str(v, "netns") << ", address " << Str(v, "address") << ", listening on UDP " << U64(v, "listen_port")
+        << "\n  public key " << Str(v, "public_key") << "\n";
+    if (!attach.empty()) {
+      out << "  attached to switch " << Str(attach, "switch") << " vlan " << U64(attach, "vlan") << " as "
+          << Str(attach, "address") << "\n";
+    }
+    TextTable peers({"PEER", "PUBLIC KEY", "ENDPOINT", "ALLOWED IPS", "HANDSHAKE", "RX", "TX"},
+                    {false, false, false, false, false, true, true});
+    const uint64_t now = static_cast<uint64_t>(std::time(nullptr));
+    for (const auto& p : v.value("peers", nlohmann::json::array())) {
+      std::string ips;
+      for (const auto& a : p.value("allowed_ips", nlohmann::json::array())) {
+        if (a.is_string()) ips += (ips.empty() ? "" : ", ") + a.get<std::string>();
+      }
+      uint64_t hs = U64(p, "latest_handshake");
+      std::string when = hs == 0 ? "never" : (hs >= now ? "now" : std::to_string(now - hs) + " s ago");
+      std::string endpoint = Str(p, "endpoint");
+      peers.AddRow({Str(p, "name"), Str(p, "public_key"), endpoint.empty() ? "-" : endpoint, ips, when,
+                    HumanBytes(U64(p, "rx_bytes")), HumanBytes(U64(p, "tx_bytes"))});
+    }
+    out << "  peers\n" << (peers.empty() ? "    (none)\n" : peers.Render("    "));
   }
   return out.str();
 }

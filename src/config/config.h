@@ -33,6 +33,11 @@ inline constexpr uint32_t kMaxMacAgingSeconds = 1000000;
 inline constexpr uint32_t kMinMtu = 576;
 inline constexpr uint32_t kMaxMtu = 9000;
 inline constexpr size_t kMaxReportedProblems = 20;
+inline constexpr size_t kMaxVpns = 64;
+inline constexpr size_t kMaxPeersPerVpn = 1024;
+inline constexpr size_t kMaxAllowedIpsPerPeer = 64;
+inline constexpr uint32_t kMinVpnMtu = 1280;  // IPv6's minimum
+inline constexpr uint32_t kMaxVpnMtu = 8920;
 }  // namespace config_limits
 
 // TPIDs a trunk may use (in their own namespace: switch/vlan_switch.h defines kTpid8021Q for the data plane, and a
@@ -56,6 +61,9 @@ class HostProbe {
  public:
   virtual ~HostProbe() = default;
   virtual bool interface_exists(const std::string& name) const = 0;
+  // Why a VPN key file is unusable ("" if fine): missing, unreadable, not a key, or readable by group/others.
+  // The default looks at the real file, which fakes of the interface check usually want too.
+  virtual std::string key_file_problem(const std::string& path) const;
 };
 
 // The real host, in the caller's network namespace (if_nametoindex).
@@ -64,8 +72,9 @@ class SystemHostProbe final : public HostProbe {
   bool interface_exists(const std::string& name) const override;
 };
 
-// Checks that every `interface:` of a port exists on the host. Interfaces cloudlet creates itself (TAPs, the veths
-// of endpoints and links) are not checked.
+// Checks that every `interface:` of a port exists on the host, and that every VPN key file (private and preshared)
+// exists, holds one base64 key and is readable by its owner only. Interfaces cloudlet creates itself (TAPs, the
+// veths of endpoints and links) are not checked.
 Status ValidateHost(const CloudConfig& config, const HostProbe& host);
 
 // Lossless JSON form of the model, SourceLoc included, so the daemon's messages still point into the YAML file.

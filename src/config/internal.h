@@ -73,6 +73,16 @@ std::optional<Cidr> ParseCidr(std::string_view text, std::string* why);
 // "02:00:00:00:00:01" (also with '-'). On failure returns nullopt.
 std::optional<std::array<uint8_t, 6>> ParseMac(std::string_view text);
 
+// A WireGuard key as wg(8) writes it: 44 characters of standard base64 for 32 bytes (a final '=', the last data
+// character canonical). Returns "" if valid, else why not — never quoting the text, which may be a secret.
+std::string CheckKeyBase64(std::string_view text);
+// A UDP endpoint "203.0.113.5:51820" or "[2001:db8::1]:51820" (IP literals only: the daemon resolves no names).
+struct HostPort {
+  IpAddress address;
+  uint16_t port = 0;
+};
+std::optional<HostPort> ParseHostPort(std::string_view text);
+
 // "10, 20, 100-110".
 std::string FormatVlanSet(std::vector<uint16_t> vlans);
 // " (did you mean 'vlans'?)" when a candidate is close to `word`, else "".

@@ -15,7 +15,7 @@ using nlohmann::json;
 constexpr size_t kMaxStringChars = 4096;
 constexpr int64_t kMaxLine = 1000000000;
 
-const std::vector<std::string> kTopKeys = {"version", "source", "vlans", "switches", "links", "endpoints"};
+const std::vector<std::string> kTopKeys = {"version", "source", "vlans", "switches", "links", "endpoints", "vpns"};
 const std::vector<std::string> kVlanKeys = {"id", "name", "loc"};
 const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging_seconds", "ports", "loc"};
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",     "vlan",
@@ -23,6 +23,11 @@ const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mod
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid", "loc"};
 const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
                                                 "addresses", "gateway", "mac",  "mtu",   "loc"};
+const std::vector<std::string> kVpnKeys = {"name", "listen_port", "private_key_file", "address", "attach", "peers",
+                                           "mtu",  "loc"};
+const std::vector<std::string> kVpnAttachKeys = {"switch", "vlan", "address", "loc"};
+const std::vector<std::string> kVpnPeerKeys = {
+    "name", "public_key", "allowed_ips", "endpoint", "persistent_keepalive", "preshared_key_file", "loc"};
 const std::vector<std::string> kLocKeys = {"file", "line", "fields"};
 // Keys SourceLoc::field_lines may name: the YAML keys of each declaration.
 const std::vector<std::string> kVlanYamlKeys = {"id", "name"};
@@ -32,6 +37,12 @@ const std::vector<std::string> kPortYamlKeys = {"name",  "interface",   "tap",  
 const std::vector<std::string> kLinkYamlKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
 const std::vector<std::string> kEndpointYamlKeys = {"name",      "switch",  "vlan", "netns", "interface",
                                                     "addresses", "gateway", "mac",  "mtu"};
+
+const std::vector<std::string> kVpnYamlKeys = {"name",  "listen_port", "private_key_file", "address", "attach",
+                                               "peers", "mtu"};
+const std::vector<std::string> kVpnAttachYamlKeys = {"switch", "vlan", "address"};
+const std::vector<std::string> kVpnPeerYamlKeys = {"name",     "public_key",           "allowed_ips",
+                                                   "endpoint", "persistent_keepalive", "preshared_key_file"};
 
 std::string Idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
@@ -66,6 +77,8 @@ class JsonReader {
               [&](const json& j, const std::string& path) { config.links.push_back(ReadLink(j, path)); });
     ReadArray(root, "endpoints", "endpoints", top, config_limits::kMaxEndpoints,
               [&](const json& j, const std::string& path) { config.endpoints.push_back(ReadEndpoint(j, path)); });
+    ReadArray(root, "vpns", "vpns", top, config_limits::kMaxVpns,
+              [&](const json& j, const std::string& path) { config.vpns.push_back(ReadVpn(j, path)); });
   }
 
  private:
@@ -278,6 +291,59 @@ class JsonReader {
     return e;
   }
 
+  void ReadStringArray(const json& obj, const std::string& key, const std::string& path, const SourceLoc& at,
+                       size_t max, std::vector<std::string>& out) {
+    ReadArray(obj, key, Join(path, key), at, max, [&](const json& item, const std::string& item_path) {
+      std::string text;
+      if (ReadString(item, item_path, at, text)) out.push_back(text);
+    });
+  }
+
+  VpnDecl ReadVpn(const json& j, const std::string& path) {
+    VpnDecl v;
+    v.loc = ReadLoc(j, path, kVpnYamlKeys);
+    if (!CheckObject(j, path, v.loc, kVpnKeys)) return v;
+    if (auto it = j.find("name"); it != j.end()) ReadString(*it, Join(path, "name"), v.loc, v.name);
+    if (auto it = j.find("listen_port"); it != j.end()) {
+      ReadUint(*it, Join(path, "listen_port"), v.loc, UINT32_MAX, v.listen_port);
+    }
+    if (auto it = j.find("private_key_file"); it != j.end()) {
+      ReadString(*it, Join(path, "private_key_file"), v.loc, v.private_key_file);
+    }
+    if (auto it = j.find("address"); it != j.end()) ReadString(*it, Join(path, "address"), v.loc, v.address);
+    if (auto it = j.find("mtu"); it != j.end()) ReadUint(*it, Join(path, "mtu"), v.loc, UINT32_MAX, v.mtu);
+    if (auto it = j.find("attach"); it != j.end()) {
+      std::string apath = Join(path, "attach");
+      VpnAttachDecl& a = v.attach;
+      a.loc = ReadLoc(*it, apath, kVpnAttachYamlKeys);
+      if (CheckObject(*it, apath, a.loc, kVpnAttachKeys)) {
+        if (auto f = it->find("switch"); f != it->end()) ReadString(*f, Join(apath, "switch"), a.loc, a.switch_name);
+        if (auto f = it->find("vlan"); f != it->end()) ReadUint(*f, Join(apath, "vlan"), a.loc, UINT16_MAX, a.vlan);
+        if (auto f = it->find("address"); f != it->end()) ReadString(*f, Join(apath, "address"), a.loc, a.address);
+      }
+    }
+    ReadArray(j, "peers", Join(path, "peers"), v.loc, config_limits::kMaxPeersPerVpn,
+              [&](const json& item, const std::string& item_path) { v.peers.push_back(ReadVpnPeer(item, item_path)); });
+    return v;
+  }
+
+  VpnPeerDecl ReadVpnPeer(const json& j, const std::string& path) {
+    VpnPeerDecl p;
+    p.loc = ReadLoc(j, path, kVpnPeerYamlKeys);
+    if (!CheckObject(j, path, p.loc, kVpnPeerKeys)) return p;
+    if (auto it = j.find("name"); it != j.end()) ReadString(*it, Join(path, "name"), p.loc, p.name);
+    if (auto it = j.find("public_key"); it != j.end()) ReadString(*it, Join(path, "public_key"), p.loc, p.public_key);
+    ReadStringArray(j, "allowed_ips", path, p.loc, config_limits::kMaxAllowedIpsPerPeer, p.allowed_ips);
+    if (auto it = j.find("endpoint"); it != j.end()) ReadString(*it, Join(path, "endpoint"), p.loc, p.endpoint);
+    if (auto it = j.find("persistent_keepalive"); it != j.end()) {
+      ReadUint(*it, Join(path, "persistent_keepalive"), p.loc, UINT32_MAX, p.persistent_keepalive);
+    }
+    if (auto it = j.find("preshared_key_file"); it != j.end()) {
+      ReadString(*it, Join(path, "preshared_key_file"), p.loc, p.preshared_key_file);
+    }
+    return p;
+  }
+
   Diagnostics& d_;
   std::string default_file_ = "<json>";
 };
@@ -335,12 +401,41 @@ nlohmann::json ToJson(const CloudConfig& config) {
                          {"loc", LocToJson(e.loc)}});
   }
 
-  return json{{"version", 1},
-              {"source", config.source},
-              {"vlans", std::move(vlans)},
-              {"switches", std::move(switches)},
-              {"links", std::move(links)},
-              {"endpoints", std::move(endpoints)}};
+  json vpns = json::array();
+  for (const VpnDecl& v : config.vpns) {
+    json peers = json::array();
+    for (const VpnPeerDecl& p : v.peers) {
+      peers.push_back({{"name", p.name},
+                       {"public_key", p.public_key},
+                       {"allowed_ips", p.allowed_ips},
+                       {"endpoint", p.endpoint},
+                       {"persistent_keepalive", p.persistent_keepalive},
+                       {"preshared_key_file", p.preshared_key_file},
+                       {"loc", LocToJson(p.loc)}});
+    }
+    vpns.push_back({{"name", v.name},
+                    {"listen_port", v.listen_port},
+                    {"private_key_file", v.private_key_file},
+                    {"address", v.address},
+                    {"attach",
+                     {{"switch", v.attach.switch_name},
+                      {"vlan", v.attach.vlan},
+                      {"address", v.attach.address},
+                      {"loc", LocToJson(v.attach.loc)}}},
+                    {"peers", std::move(peers)},
+                    {"mtu", v.mtu},
+                    {"loc", LocToJson(v.loc)}});
+  }
+
+  json out{{"version", 1},
+           {"source", config.source},
+           {"vlans", std::move(vlans)},
+           {"switches", std::move(switches)},
+           {"links", std::move(links)},
+           {"endpoints", std::move(endpoints)}};
+  // Only written when present, so the recorded form of configs without VPNs stays as it was.
+  if (!config.vpns.empty()) out["vpns"] = std::move(vpns);
+  return out;
 }
 
 Result<CloudConfig> FromJson(const nlohmann::json& json) {

@@ -93,12 +93,51 @@ struct EndpointDecl {
   bool operator==(const EndpointDecl&) const = default;
 };
 
+// A remote WireGuard peer of a VPN. Keys are public or live in files: the model never holds a secret.
+struct VpnPeerDecl {
+  std::string name;
+  std::string public_key;                // base64, 44 characters
+  std::vector<std::string> allowed_ips;  // CIDR
+  std::string endpoint;                  // optional "203.0.113.5:51820" or "[2001:db8::1]:51820"
+  uint32_t persistent_keepalive = 0;     // seconds; 0 = off
+  std::string preshared_key_file;        // optional
+  SourceLoc loc;
+
+  bool operator==(const VpnPeerDecl&) const = default;
+};
+
+// Where a VPN's traffic enters the cloud: an access port on a switch, and the gateway's address in that VLAN.
+struct VpnAttachDecl {
+  std::string switch_name;
+  uint16_t vlan = 0;
+  std::string address;  // CIDR
+  SourceLoc loc;
+
+  bool operator==(const VpnAttachDecl&) const = default;
+};
+
+// A WireGuard interface run by the daemon: its UDP port faces the host's uplink, its TUN sits in a small gateway
+// namespace that routes between the peers and the attached VLAN.
+struct VpnDecl {
+  std::string name;
+  uint32_t listen_port = 0;
+  std::string private_key_file;  // a 0600 file as `cloudlet vpn genkey` writes it; only the path is kept
+  std::string address;           // CIDR: the gateway's address on the tunnel side
+  VpnAttachDecl attach;
+  std::vector<VpnPeerDecl> peers;
+  uint32_t mtu = 1420;
+  SourceLoc loc;
+
+  bool operator==(const VpnDecl&) const = default;
+};
+
 struct CloudConfig {
   std::string source;  // file the config was read from
   std::vector<VlanDecl> vlans;
   std::vector<SwitchDecl> switches;
   std::vector<LinkDecl> links;
   std::vector<EndpointDecl> endpoints;
+  std::vector<VpnDecl> vpns;
 
   bool operator==(const CloudConfig&) const = default;
 };

@@ -173,6 +173,42 @@ std::optional<Cidr> ParseCidr(std::string_view text, std::string* why) {
   return Cidr{*ip, prefix};
 }
 
+std::string CheckKeyBase64(std::string_view text) {
+  constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  if (text.size() != 44) {
+    return "not a WireGuard key: expected 44 base64 characters, got " + std::to_string(text.size());
+  }
+  if (text[43] != '=') return "not a WireGuard key: 44 base64 characters ending in '=' expected";
+  for (size_t i = 0; i < 43; ++i) {
+    if (kAlphabet.find(text[i]) == std::string_view::npos) return "not a WireGuard key: not base64";
+  }
+  // 43 characters carry 258 bits: the last one's two low bits encode nothing and must be zero.
+  if (kAlphabet.find(text[42]) & 3) return "not a WireGuard key: not canonical base64";
+  return "";
+}
+
+std::optional<HostPort> ParseHostPort(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  }
+  auto ip = ParseIp(host);
+  if (!ip) return std::nullopt;
+  // An IPv6 address needs brackets: "fd00::1:51820" is ambiguous.
+  if (ip->family == AF_INET6 && text.front() != '[') return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || port.size() > 5 || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535) {
+    return std::nullopt;
+  }
+  return HostPort{*ip, static_cast<uint16_t>(value)};
+}
+
 std::optional<std::array<uint8_t, 6>> ParseMac(std::string_view text) {
   if (text.size() != 17) return std::nullopt;
   std::array<uint8_t, 6> mac{};

@@ -1,15 +1,20 @@
 // The model checks: everything that must hold for a CloudConfig to be applied, whichever reader produced it
 // (ranges, names, references between declarations, duplicates, port-mode consistency, loops between links).
+#include <fcntl.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bitset>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <optional>
 
+#include "base/fd.h"
 #include "config/config.h"
 #include "config/internal.h"
 
@@ -35,6 +40,7 @@ class ModelChecker {
     CheckSwitches();
     CheckLinks();
     CheckEndpoints();
+    CheckVpns();
     CheckPortNames();
     CheckLinkLoops();
   }
@@ -59,6 +65,7 @@ class ModelChecker {
     check("switches", c_.switches.size(), config_limits::kMaxSwitches);
     check("links", c_.links.size(), config_limits::kMaxLinks);
     check("endpoints", c_.endpoints.size(), config_limits::kMaxEndpoints);
+    check("vpns", c_.vpns.size(), config_limits::kMaxVpns);
   }
 
   void CheckRange(const SourceLoc& loc, const std::string& path, const std::string& field, uint64_t value, uint64_t lo,
@@ -370,6 +377,159 @@ class ModelChecker {
     }
   }
 
+  // A required CIDR field; nullopt (reported) if missing or malformed.
+  std::optional<Cidr> RequireCidr(const SourceLoc& loc, const std::string& path, const std::string& field,
+                                  const std::string& text, const std::string& example) {
+    if (text.empty()) {
+      Report(loc, path, field, "required, e.g. " + example);
+      return std::nullopt;
+    }
+    std::string why;
+    auto cidr = ParseCidr(text, &why);
+    if (!cidr) Report(loc, path, field, why);
+    return cidr;
+  }
+
+  void CheckKeyFilePath(const SourceLoc& loc, const std::string& path, const std::string& field,
+                        const std::string& file, bool required) {
+    if (file.empty()) {
+      if (required || loc.has(field)) {
+        Report(loc, path, field, "required: a key file written by `cloudlet vpn genkey > FILE` (mode 0600)");
+      }
+      return;
+    }
+    // The daemon reads it, from its own working directory: a relative path would name another file.
+    if (file[0] != '/') Report(loc, path, field, "'" + file + "' must be an absolute path (the daemon reads it)");
+  }
+
+  static bool Overlap(const Cidr& a, const Cidr& b) {
+    if (a.address.family != b.address.family) return false;
+    return a.prefix <= b.prefix ? a.Contains(b.address) : b.Contains(a.address);
+  }
+
+  void CheckVpnPeers(const VpnDecl& v, const std::string& path, int family) {
+    std::map<std::string, int> name_lines, key_lines;
+    struct Owned {
+      Cidr cidr;
+      std::string text, peer;
+      int line;
+    };
+    std::vector<Owned> owned;
+    for (size_t k = 0; k < v.peers.size(); ++k) {
+      const VpnPeerDecl& p = v.peers[k];
+      std::string ppath = Idx(path + ".peers", k);
+      CheckName(p.loc, ppath, p.name);
+      if (!p.name.empty()) {
+        auto [it, fresh] = name_lines.emplace(p.name, p.loc.line_of("name"));
+        if (!fresh) Report(p.loc, ppath, "name", "peer '" + p.name + "' already declared" + LineSuffix(it->second));
+      }
+      if (p.public_key.empty()) {
+        Report(p.loc, ppath, "public_key", "required: the peer's key, from `cloudlet vpn pubkey` or `wg pubkey`");
+      } else if (std::string why = CheckKeyBase64(p.public_key); !why.empty()) {
+        Report(p.loc, ppath, "public_key", why);
+      } else {
+        auto [it, fresh] = key_lines.emplace(p.public_key, p.loc.line_of("public_key"));
+        if (!fresh)
+          Report(p.loc, ppath, "public_key", "public key already used by another peer" + LineSuffix(it->second));
+      }
+      if (p.allowed_ips.empty()) {
+        Report(p.loc, ppath, "allowed_ips", "required: the addresses this peer may use, e.g. [10.99.0.2/32]");
+      }
+      if (p.allowed_ips.size() > config_limits::kMaxAllowedIpsPerPeer) {
+        Report(p.loc, ppath, "allowed_ips",
+               std::to_string(p.allowed_ips.size()) + " entries, at most " +
+                   std::to_string(config_limits::kMaxAllowedIpsPerPeer) + " allowed");
+      }
+      for (size_t a = 0; a < p.allowed_ips.size() && a < config_limits::kMaxAllowedIpsPerPeer; ++a) {
+        std::string why;
+        auto cidr = ParseCidr(p.allowed_ips[a], &why);
+        if (!cidr) {
+          Report(p.loc, ppath, "allowed_ips", why);
+          continue;
+        }
+        if (family != 0 && cidr->address.family != family) {
+          Report(p.loc, ppath, "allowed_ips",
+                 "'" + p.allowed_ips[a] + "' is " + (family == AF_INET ? "IPv6" : "IPv4") +
+                     " but the vpn's address is " + (family == AF_INET ? "IPv4" : "IPv6") +
+                     " (one address family per vpn for now)");
+          continue;
+        }
+        for (const Owned& o : owned) {
+          if (o.peer == p.name || !Overlap(o.cidr, *cidr)) continue;
+          Report(p.loc, ppath, "allowed_ips",
+                 "'" + p.allowed_ips[a] + "' overlaps '" + o.text + "' of peer '" + o.peer + "'" + LineSuffix(o.line) +
+                     ": each address belongs to one peer");
+          break;
+        }
+        owned.push_back({*cidr, p.allowed_ips[a], p.name, p.loc.line_of("allowed_ips")});
+      }
+      if (!p.endpoint.empty() || p.loc.has("endpoint")) {
+        if (!ParseHostPort(p.endpoint)) {
+          Report(p.loc, ppath, "endpoint",
+                 "'" + p.endpoint + "' is not IP:PORT (e.g. 203.0.113.5:51820 or [2001:db8::1]:51820)");
+        }
+      }
+      CheckRange(p.loc, ppath, "persistent_keepalive", p.persistent_keepalive, 0, 65535);
+      CheckKeyFilePath(p.loc, ppath, "preshared_key_file", p.preshared_key_file, false);
+    }
+  }
+
+  void CheckVpns() {
+    std::map<std::string, int> name_lines;
+    std::map<uint32_t, int> port_lines;
+    for (size_t i = 0; i < c_.vpns.size(); ++i) {
+      const VpnDecl& v = c_.vpns[i];
+      std::string path = Idx("vpns", i);
+      CheckName(v.loc, path, v.name);
+      if (!v.name.empty()) {
+        auto [it, fresh] = name_lines.emplace(v.name, v.loc.line_of("name"));
+        if (!fresh) Report(v.loc, path, "name", "vpn '" + v.name + "' already declared" + LineSuffix(it->second));
+      }
+      if (v.listen_port == 0 && !v.loc.has("listen_port")) {
+        Report(v.loc, path, "listen_port", "required: the UDP port peers connect to (e.g. 51820)");
+      } else if (v.listen_port == 0 || v.listen_port > 65535) {
+        CheckRange(v.loc, path, "listen_port", v.listen_port, 1, 65535);
+      } else {
+        auto [it, fresh] = port_lines.emplace(v.listen_port, v.loc.line_of("listen_port"));
+        if (!fresh) {
+          Report(v.loc, path, "listen_port",
+                 "port " + std::to_string(v.listen_port) + " already used by another vpn" + LineSuffix(it->second));
+        }
+      }
+      CheckRange(v.loc, path, "mtu", v.mtu, config_limits::kMinVpnMtu, config_limits::kMaxVpnMtu);
+      CheckKeyFilePath(v.loc, path, "private_key_file", v.private_key_file, true);
+      auto inside = RequireCidr(v.loc, path, "address", v.address, "10.99.0.1/24");
+
+      std::string apath = path + ".attach";
+      std::optional<Cidr> attach_cidr;
+      if (!v.loc.has("attach") && v.attach.switch_name.empty()) {
+        Report(v.loc, path, "attach", "required: {switch: SW, vlan: ID, address: CIDR}, where peers enter the cloud");
+      } else {
+        const VpnAttachDecl& a = v.attach;
+        ResolveSwitch(a.loc, apath, "switch", a.switch_name);
+        CheckVlanRef(a.loc, apath, "vlan", a.vlan, /*required=*/true);
+        attach_cidr = RequireCidr(a.loc, apath, "address", a.address, "10.0.10.254/24");
+      }
+      int family = inside ? inside->address.family : 0;
+      if (inside && attach_cidr) {
+        if (attach_cidr->address.family != inside->address.family) {
+          Report(v.attach.loc, apath, "address",
+                 "'" + v.attach.address + "' and the vpn's address '" + v.address +
+                     "' must be of one family (the gateway routes between them)");
+        } else if (Overlap(*inside, *attach_cidr)) {
+          Report(v.attach.loc, apath, "address",
+                 "'" + v.attach.address + "' overlaps the vpn's tunnel subnet '" + v.address + "'");
+        }
+      }
+      if (v.peers.size() > config_limits::kMaxPeersPerVpn) {
+        Report(v.loc, path, "peers",
+               std::to_string(v.peers.size()) + " entries, at most " + std::to_string(config_limits::kMaxPeersPerVpn) +
+                   " allowed");
+      }
+      CheckVpnPeers(v, path, family);
+    }
+  }
+
   // Links and endpoints each add a port named after themselves to their switches, so their names share each switch's
   // port namespace with the declared ports.
   void CheckPortNames() {
@@ -393,6 +553,17 @@ class ModelChecker {
       if (!fresh) {
         Report(e.loc, Idx("endpoints", i), "name",
                "endpoint '" + e.name + "' adds a port named '" + e.name + "' to switch '" + e.switch_name +
+                   "', which clashes with " + it->second.what + LineSuffix(it->second.line));
+      }
+    }
+    for (size_t i = 0; i < c_.vpns.size(); ++i) {
+      const VpnDecl& v = c_.vpns[i];
+      if (v.name.empty() || !switch_index_.count(v.attach.switch_name)) continue;
+      auto [it, fresh] =
+          by_switch[v.attach.switch_name].emplace(v.name, Owner{"vpn '" + v.name + "'", v.loc.line_of("name")});
+      if (!fresh) {
+        Report(v.loc, Idx("vpns", i), "name",
+               "vpn '" + v.name + "' adds a port named '" + v.name + "' to switch '" + v.attach.switch_name +
                    "', which clashes with " + it->second.what + LineSuffix(it->second.line));
       }
     }
@@ -479,6 +650,30 @@ Status ValidateConfig(const CloudConfig& config) {
   return diag.ToStatus();
 }
 
+std::string HostProbe::key_file_problem(const std::string& path) const {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return std::string(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::string(std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if (st.st_mode & 077) {
+    return std::string("readable by group/others (mode ") + mode + "): chmod 600 " + path;
+  }
+  std::string text(4097, '\0');
+  ssize_t n = ::read(fd.get(), text.data(), text.size());
+  if (n < 0) return std::string(std::strerror(errno));
+  text.resize(static_cast<size_t>(n));
+  auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+  while (!text.empty() && space(text.back())) text.pop_back();
+  size_t start = 0;
+  while (start < text.size() && space(text[start])) ++start;
+  std::string why = config_internal::CheckKeyBase64(std::string_view(text).substr(start));
+  std::fill(text.begin(), text.end(), '\0');  // best effort: the key does not linger in freed memory
+  return why;
+}
+
 bool SystemHostProbe::interface_exists(const std::string& name) const {
   return name.size() < IF_NAMESIZE && if_nametoindex(name.c_str()) != 0;
 }
@@ -494,6 +689,25 @@ Status ValidateHost(const CloudConfig& config, const HostProbe& host) {
       diag.Add(file, p.loc.line_of("interface"),
                "switches[" + std::to_string(i) + "].ports[" + std::to_string(j) + "].interface",
                "host interface '" + p.interface + "' does not exist (see `ip link`)");
+    }
+  }
+  for (size_t i = 0; i < config.vpns.size(); ++i) {
+    const VpnDecl& v = config.vpns[i];
+    const std::string& file = !v.loc.file.empty() ? v.loc.file : (config.source.empty() ? "<config>" : config.source);
+    std::string path = "vpns[" + std::to_string(i) + "]";
+    if (!v.private_key_file.empty()) {
+      std::string why = host.key_file_problem(v.private_key_file);
+      if (!why.empty())
+        diag.Add(file, v.loc.line_of("private_key_file"), path + ".private_key_file", v.private_key_file + ": " + why);
+    }
+    for (size_t k = 0; k < v.peers.size(); ++k) {
+      const VpnPeerDecl& p = v.peers[k];
+      if (p.preshared_key_file.empty()) continue;
+      std::string why = host.key_file_problem(p.preshared_key_file);
+      if (!why.empty()) {
+        diag.Add(file, p.loc.line_of("preshared_key_file"),
+                 path + ".peers[" + std::to_string(k) + "].preshared_key_file", p.preshared_key_file + ": " + why);
+      }
     }
   }
   return diag.ToStatus();

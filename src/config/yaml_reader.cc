@@ -33,7 +33,7 @@ constexpr size_t kMaxScalarChars = 1024;
 constexpr size_t kMaxFlowDepth = 64;
 constexpr size_t kMaxIndent = 256;
 
-const std::vector<std::string> kTopKeys = {"version", "vlans", "switches", "links", "endpoints"};
+const std::vector<std::string> kTopKeys = {"version", "vlans", "switches", "links", "endpoints", "vpns"};
 const std::vector<std::string> kVlanKeys = {"id", "name"};
 const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging", "ports"};
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",    "vlan",
@@ -41,6 +41,11 @@ const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mod
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
 const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
                                                 "addresses", "gateway", "mac",  "mtu"};
+const std::vector<std::string> kVpnKeys = {"name",  "listen_port", "private_key_file", "address", "attach",
+                                           "peers", "mtu"};
+const std::vector<std::string> kVpnAttachKeys = {"switch", "vlan", "address"};
+const std::vector<std::string> kVpnPeerKeys = {"name",     "public_key",           "allowed_ips",
+                                               "endpoint", "persistent_keepalive", "preshared_key_file"};
 const std::vector<std::string> kModes = {"access", "trunk", "dot1q-tunnel"};
 
 std::string Idx(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
@@ -166,6 +171,11 @@ class YamlReader {
         ForEachItem(v, "endpoints", line, config_limits::kMaxEndpoints,
                     [&](const YAML::Node& item, const std::string& path, int item_line) {
                       config.endpoints.push_back(ReadEndpoint(item, path, item_line));
+                    });
+      } else if (key == "vpns") {
+        ForEachItem(v, "vpns", line, config_limits::kMaxVpns,
+                    [&](const YAML::Node& item, const std::string& path, int item_line) {
+                      config.vpns.push_back(ReadVpn(item, path, item_line));
                     });
       }
     });
@@ -506,6 +516,71 @@ class YamlReader {
       }
     });
     return ep;
+  }
+
+  std::vector<std::string> ReadStringList(const YAML::Node& v, const std::string& field, int line, size_t max) {
+    std::vector<std::string> out;
+    ForEachItem(v, field, line, max, [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+      std::string text = ReadString(item, item_path, item_line);
+      if (item.IsScalar()) out.push_back(text);
+    });
+    return out;
+  }
+
+  VpnDecl ReadVpn(const YAML::Node& node, const std::string& path, int line) {
+    VpnDecl vpn;
+    vpn.loc = Loc(line);
+    ForEachKey(node, path, line, kVpnKeys, &vpn.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        vpn.name = ReadString(v, field, l);
+      } else if (key == "listen_port") {
+        vpn.listen_port = ReadUint(v, field, l, 1, 65535).value_or(0);
+      } else if (key == "private_key_file") {
+        vpn.private_key_file = ReadString(v, field, l);
+      } else if (key == "address") {
+        vpn.address = ReadString(v, field, l);
+      } else if (key == "mtu") {
+        vpn.mtu = ReadUint(v, field, l, config_limits::kMinVpnMtu, config_limits::kMaxVpnMtu).value_or(vpn.mtu);
+      } else if (key == "attach") {
+        vpn.attach.loc = Loc(l);
+        ForEachKey(v, field, l, kVpnAttachKeys, &vpn.attach.loc,
+                   [&](const std::string& akey, const YAML::Node& av, int al) {
+                     std::string afield = Join(field, akey);
+                     if (akey == "switch") vpn.attach.switch_name = ReadString(av, afield, al);
+                     if (akey == "vlan") vpn.attach.vlan = ReadVlanId(av, afield, al);
+                     if (akey == "address") vpn.attach.address = ReadString(av, afield, al);
+                   });
+      } else if (key == "peers") {
+        ForEachItem(v, field, l, config_limits::kMaxPeersPerVpn,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      vpn.peers.push_back(ReadVpnPeer(item, item_path, item_line));
+                    });
+      }
+    });
+    return vpn;
+  }
+
+  VpnPeerDecl ReadVpnPeer(const YAML::Node& node, const std::string& path, int line) {
+    VpnPeerDecl peer;
+    peer.loc = Loc(line);
+    ForEachKey(node, path, line, kVpnPeerKeys, &peer.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "name") {
+        peer.name = ReadString(v, field, l);
+      } else if (key == "public_key") {
+        peer.public_key = ReadString(v, field, l);
+      } else if (key == "allowed_ips") {
+        peer.allowed_ips = ReadStringList(v, field, l, config_limits::kMaxAllowedIpsPerPeer);
+      } else if (key == "endpoint") {
+        peer.endpoint = ReadString(v, field, l);
+      } else if (key == "persistent_keepalive") {
+        peer.persistent_keepalive = ReadUint(v, field, l, 0, 65535).value_or(0);
+      } else if (key == "preshared_key_file") {
+        peer.preshared_key_file = ReadString(v, field, l);
+      }
+    });
+    return peer;
   }
 
   void Poison(const std::string& field) { d_.Poison(field); }

@@ -20,6 +20,7 @@
 #include "control/reconciler.h"
 #include "control/state_store.h"
 #include "control/switch_runtime.h"
+#include "control/vpn_runtime.h"
 
 namespace cloudlet {
 
@@ -69,7 +70,8 @@ Status RunDaemon(const DaemonOptions& options) {
   MonotonicClock clock;
   auto runtime = MakeDataplaneRuntime(clock);
   auto host = MakeSystemHostOps();
-  Reconciler reconciler(*host, *runtime, &store);
+  auto vpns = MakeTunnelRuntime();
+  Reconciler reconciler(*host, *runtime, &store, vpns.get());
   auto problems = reconciler.Restore(state, [](const nlohmann::json& j) { return FromJson(j); });
   for (const auto& p : problems) spdlog::error("could not restore {}", p);
 

@@ -43,4 +43,16 @@ std::string LinkIfname(const std::string& project, const std::string& link, char
   return std::string(kLinkIfPrefix) + Hex8(HashOf("link", project, link)) + side;
 }
 
+std::string VpnNetns(const std::string& project, const std::string& vpn) {
+  return std::string(kVpnNetnsPrefix) + Hex8(HashOf("vpn", project, vpn));
+}
+
+std::string VpnHostIfname(const std::string& project, const std::string& vpn) {
+  return std::string(kVpnHostIfPrefix) + Hex8(HashOf("vpn", project, vpn));
+}
+
+std::string VpnTunIfname(const std::string& project, const std::string& vpn) {
+  return std::string(kVpnTunPrefix) + Hex8(HashOf("vpn", project, vpn));
+}
+
 }  // namespace cloudlet

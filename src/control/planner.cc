@@ -24,7 +24,9 @@ std::string Lower(std::string s) {
 // One veth pair the project needs, with what it is for.
 struct DesiredVeth {
   VethSpec spec;
-  const EndpointDecl* endpoint = nullptr;  // null: a link between switches
+  bool manage_addresses = false;       // endpoints and VPN gateways: the peer end's addresses are ours to set
+  std::vector<std::string> addresses;  // of the peer end
+  std::string gateway;                 // default route in the peer's namespace, if any
   std::string owner;
 };
 
@@ -37,8 +39,20 @@ std::vector<DesiredVeth> DesiredVeths(const std::string& project, const CloudCon
     d.spec.peer_netns = EndpointNetns(ep);
     d.spec.peer_mac = ep.mac;
     d.spec.mtu = ep.mtu;
-    d.endpoint = &ep;
+    d.manage_addresses = true;
+    d.addresses = ep.addresses;
+    d.gateway = ep.gateway;
     d.owner = ep.name;
+    out.push_back(std::move(d));
+  }
+  for (const auto& vpn : cfg.vpns) {
+    DesiredVeth d;
+    d.spec.host_ifname = VpnHostIfname(project, vpn.name);
+    d.spec.peer_ifname = kVpnGatewayIfname;
+    d.spec.peer_netns = VpnNetns(project, vpn.name);
+    d.manage_addresses = true;
+    d.addresses = {vpn.attach.address};
+    d.owner = "vpn:" + vpn.name;  // gateways are keyed by owner: never the same as an endpoint's name
     out.push_back(std::move(d));
   }
   for (const auto& link : cfg.links) {
@@ -52,12 +66,13 @@ std::vector<DesiredVeth> DesiredVeths(const std::string& project, const CloudCon
   return out;
 }
 
-std::vector<std::string> DesiredNetns(const CloudConfig& cfg) {
+std::vector<std::string> DesiredNetns(const std::string& project, const CloudConfig& cfg) {
   std::vector<std::string> out;
   for (const auto& ep : cfg.endpoints) {
     auto ns = EndpointNetns(ep);
     if (std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(ns);
   }
+  for (const auto& vpn : cfg.vpns) out.push_back(VpnNetns(project, vpn.name));
   return out;
 }
 
@@ -171,6 +186,17 @@ std::vector<SwitchPlan> BuildSwitchPlans(const std::string& project, const Cloud
     pp.max_macs = decl->port_max_macs;
     sp->ports.push_back(std::move(pp));
   }
+  for (const auto& vpn : cfg.vpns) {
+    auto [sp, decl] = find(vpn.attach.switch_name);
+    if (!sp) continue;
+    PortPlan pp;
+    pp.name = vpn.name;
+    pp.ifname = VpnHostIfname(project, vpn.name);
+    pp.mode = PortModeDecl::kAccess;
+    pp.vlan = vpn.attach.vlan;
+    pp.max_macs = decl->port_max_macs;
+    sp->ports.push_back(std::move(pp));
+  }
   for (const auto& link : cfg.links) {
     for (char side : {'a', 'b'}) {
       auto [sp, decl] = find(side == 'a' ? link.a : link.b);
@@ -185,6 +211,33 @@ std::vector<SwitchPlan> BuildSwitchPlans(const std::string& project, const Cloud
       pp.max_macs = decl->port_max_macs;
       sp->ports.push_back(std::move(pp));
     }
+  }
+  return out;
+}
+
+std::vector<VpnPlan> BuildVpnPlans(const std::string& project, const CloudConfig& cfg) {
+  std::vector<VpnPlan> out;
+  for (const auto& vpn : cfg.vpns) {
+    VpnPlan vp;
+    vp.name = vpn.name;
+    vp.project = project;
+    vp.ifname = VpnTunIfname(project, vpn.name);
+    vp.netns = VpnNetns(project, vpn.name);
+    vp.listen_port = static_cast<uint16_t>(vpn.listen_port);
+    vp.private_key_file = vpn.private_key_file;
+    vp.address = vpn.address;
+    vp.mtu = vpn.mtu;
+    for (const auto& p : vpn.peers) {
+      VpnPeerPlan pp;
+      pp.name = p.name;
+      pp.public_key = p.public_key;
+      for (const auto& a : p.allowed_ips) pp.allowed_ips.push_back(NormalizeCidr(a));
+      pp.endpoint = p.endpoint;
+      pp.persistent_keepalive = static_cast<uint16_t>(p.persistent_keepalive);
+      pp.preshared_key_file = p.preshared_key_file;
+      vp.peers.push_back(std::move(pp));
+    }
+    out.push_back(std::move(vp));
   }
   return out;
 }
@@ -234,11 +287,11 @@ std::vector<std::string> DescribeSwitchChanges(const std::vector<SwitchPlan>& be
 ObservationTargets TargetsFor(const std::string& project, const CloudConfig* desired, const ProjectRecord* recorded) {
   ObservationTargets t;
   if (desired) {
-    for (const auto& ns : DesiredNetns(*desired)) t.netns.insert(ns);
+    for (const auto& ns : DesiredNetns(project, *desired)) t.netns.insert(ns);
     for (const auto& d : DesiredVeths(project, *desired)) {
       t.links.insert({"", d.spec.host_ifname});
       t.links.insert({d.spec.peer_netns, d.spec.peer_ifname});
-      if (d.endpoint) t.addresses.insert({d.spec.peer_netns, d.spec.peer_ifname});
+      if (d.manage_addresses) t.addresses.insert({d.spec.peer_netns, d.spec.peer_ifname});
     }
   }
   if (recorded) {
@@ -272,7 +325,7 @@ ProjectPlan PlanProject(const std::string& project, const CloudConfig* desired, 
   std::vector<std::string> namespaces;
   if (desired) {
     veths = DesiredVeths(project, *desired);
-    namespaces = DesiredNetns(*desired);
+    namespaces = DesiredNetns(project, *desired);
   }
 
   // Namespaces first: veths are created into them.
@@ -327,30 +380,29 @@ ProjectPlan PlanProject(const std::string& project, const CloudConfig* desired, 
       }
     }
 
-    if (!d.endpoint) continue;
-    const EndpointDecl& ep = *d.endpoint;
+    if (!d.manage_addresses) continue;
     bool addresses_differ;
     if (create) {
-      addresses_differ = !ep.addresses.empty();
+      addresses_differ = !d.addresses.empty();
     } else {
       auto it = host.addresses.find({s.peer_netns, s.peer_ifname});
       std::vector<std::string> have = it == host.addresses.end() ? std::vector<std::string>{} : it->second;
-      addresses_differ = NormalizedSet(have) != NormalizedSet(ep.addresses);
+      addresses_differ = NormalizedSet(have) != NormalizedSet(d.addresses);
     }
     if (addresses_differ) {
       Action a = MakeAction(ActionKind::kReplaceAddresses, s.peer_netns, s.peer_ifname);
-      a.addresses = ep.addresses;
+      a.addresses = d.addresses;
       plan.setup.push_back(a);
     }
-    if (!ep.gateway.empty()) {
-      auto it = rec.gateways.find(ep.name);
-      bool installed = !create && !addresses_differ && it != rec.gateways.end() && it->second == ep.gateway;
+    if (!d.gateway.empty()) {
+      auto it = rec.gateways.find(d.owner);
+      bool installed = !create && !addresses_differ && it != rec.gateways.end() && it->second == d.gateway;
       if (!installed) {
         Action a = MakeAction(ActionKind::kSetDefaultRoute, s.peer_netns, s.peer_ifname);
-        a.gateway = ep.gateway;
+        a.gateway = d.gateway;
         plan.setup.push_back(a);
       }
-      plan.result.gateways[ep.name] = ep.gateway;
+      plan.result.gateways[d.owner] = d.gateway;
     }
   }
 
@@ -412,6 +464,12 @@ ProjectNames NamesOf(const std::string& project, const CloudConfig& cfg) {
     n.by_kind["netns"].insert(EndpointNetns(ep));
     n.by_kind["interface"].insert(EndpointHostIfname(project, ep.name));
   }
+  for (const auto& vpn : cfg.vpns) {
+    n.by_kind["vpn"].insert(vpn.name);
+    n.by_kind["netns"].insert(VpnNetns(project, vpn.name));
+    n.by_kind["interface"].insert(VpnHostIfname(project, vpn.name));
+    n.by_kind["UDP port"].insert(std::to_string(vpn.listen_port));
+  }
   return n;
 }
 
@@ -431,7 +489,8 @@ Status CheckCollisions(const std::string& project, const CloudConfig& desired,
         msg += " \"" + name + "\" is already used by project ";
         msg += other_project;
         msg +=
-            "; switch, link, endpoint, netns and interface names must be unique across projects — rename it, or "
+            "; switch, link, endpoint, vpn, netns and interface names (and vpn ports) must be unique across projects — "
+            "rename it, or "
             "remove the other project with `cloudlet down ";
         msg += other_project;
         msg += "`";

@@ -51,6 +51,33 @@ struct SwitchPlan {
 // veth's host end), one trunk port per link end.
 std::vector<SwitchPlan> BuildSwitchPlans(const std::string& project, const CloudConfig& cfg);
 
+// ---- What the VPN runtime should run (one WireGuard interface per declared vpn) ----
+
+struct VpnPeerPlan {
+  std::string name;
+  std::string public_key;                // base64
+  std::vector<std::string> allowed_ips;  // CIDR, canonical text
+  std::string endpoint;                  // "" = none
+  uint16_t persistent_keepalive = 0;
+  std::string preshared_key_file;  // "" = none
+  bool operator==(const VpnPeerPlan&) const = default;
+};
+
+struct VpnPlan {
+  std::string name;
+  std::string project;
+  std::string ifname;  // the TUN, inside `netns`; also the UAPI socket's name
+  std::string netns;   // the gateway namespace (created by the host actions before the runtime runs)
+  uint16_t listen_port = 0;
+  std::string private_key_file;  // read by the runtime; the key itself is never part of a plan
+  std::string address;           // CIDR on the TUN
+  uint32_t mtu = 1420;
+  std::vector<VpnPeerPlan> peers;
+  bool operator==(const VpnPlan&) const = default;
+};
+
+std::vector<VpnPlan> BuildVpnPlans(const std::string& project, const CloudConfig& cfg);
+
 // Human-readable differences between two sets of switches ("started switch sw1 (3 ports)", "stopped switch sw2",
 // "added port a3 to sw1", "updated port uplink on sw1", "removed port a2 from sw1").
 std::vector<std::string> DescribeSwitchChanges(const std::vector<SwitchPlan>& before,

@@ -34,8 +34,8 @@ std::vector<SwitchPlan> WithoutInterfaces(const std::vector<SwitchPlan>& running
 
 }  // namespace
 
-Reconciler::Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store)
-    : host_(host), runtime_(runtime), store_(store) {}
+Reconciler::Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns)
+    : host_(host), runtime_(runtime), store_(store), vpn_runtime_(vpns) {}
 
 cloudlet::Status Reconciler::Save() {
   if (!store_) return Status::Ok();
@@ -50,6 +50,18 @@ cloudlet::Status Reconciler::ApplySwitches(const std::vector<SwitchPlan>& target
   if (!st.ok()) return st.error().wrap("data plane");
   running_ = target;
   applied_once_ = true;
+  return Status::Ok();
+}
+
+cloudlet::Status Reconciler::ApplyVpns(const std::vector<VpnPlan>& target, std::vector<std::string>& changes) {
+  if (!vpn_runtime_) {
+    if (target.empty()) return Status::Ok();
+    return Error("this daemon runs no VPNs");
+  }
+  auto lines = vpn_runtime_->Apply(target);
+  vpns_ = target;  // even on failure: what was asked for, so a later change compares against it
+  if (!lines.ok()) return lines.error();
+  for (auto& line : *lines) changes.push_back(std::move(line));
   return Status::Ok();
 }
 
@@ -122,8 +134,14 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
   const std::vector<SwitchPlan> after = BuildSwitchPlans(project, cfg);
   const std::vector<SwitchPlan> target = ReplaceProject(running_, project, after);
   const bool dataplane_same = applied_once_ && target == running_;
+  std::vector<VpnPlan> vpn_target;
+  for (const auto& v : vpns_) {
+    if (v.project != project) vpn_target.push_back(v);
+  }
+  for (auto& v : BuildVpnPlans(project, cfg)) vpn_target.push_back(std::move(v));
+  const bool vpns_same = vpn_runtime_ ? vpn_runtime_->Matches(vpn_target) : vpn_target.empty();
 
-  if (plan.empty() && dataplane_same && recorded && !recorded->pending) {
+  if (plan.empty() && dataplane_same && vpns_same && recorded && !recorded->pending) {
     configs_[project] = cfg;
     if (recorded->config != cfg_json) {  // same effect, other text (e.g. comments moved lines): remember it
       rec_it->second.config = cfg_json;
@@ -170,6 +188,13 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
     spdlog::info("up {}: {}", project, line);
     report.changes.push_back(std::move(line));
   }
+  // After the host actions: a tunnel's TUN goes into its gateway namespace, which must exist by now.
+  size_t first_vpn_change = report.changes.size();
+  auto vpn_status = ApplyVpns(vpn_target, report.changes);
+  for (size_t i = first_vpn_change; i < report.changes.size(); ++i) {
+    spdlog::info("up {}: {}", project, report.changes[i]);
+  }
+  if (!vpn_status.ok()) return fail(vpn_status);
 
   ProjectRecord result = plan.result;
   result.config = cfg_json;
@@ -204,7 +229,13 @@ ChangeReport Reconciler::DownLocked(const std::string& project) {
     return report;
   };
 
-  // Data plane first (its ports hold the veths), then veths, then the namespaces cloudlet created.
+  // Tunnels and data plane first (their TUNs and ports live in the namespaces and on the veths), then veths, then
+  // the namespaces cloudlet created.
+  std::vector<VpnPlan> vpn_target;
+  for (const auto& v : vpns_) {
+    if (v.project != project) vpn_target.push_back(v);
+  }
+  if (auto st = ApplyVpns(vpn_target, report.changes); !st.ok()) return fail(st);
   const std::vector<SwitchPlan> before = SwitchesOf(project);
   if (auto st = ApplySwitches(ReplaceProject(running_, project, {})); !st.ok()) return fail(st);
   for (auto& line : DescribeSwitchChanges(before, {})) report.changes.push_back(std::move(line));
@@ -252,7 +283,20 @@ nlohmann::json Reconciler::StatusJson() {
                            {"addresses", ep.addresses}});
     }
   }
-  return {{"switches", switches}, {"endpoints", endpoints}};
+  nlohmann::json vpns = vpn_runtime_ ? vpn_runtime_->Snapshot() : nlohmann::json::array();
+  for (auto& v : vpns) {
+    // Where each VPN enters the cloud, from its config.
+    auto cfg = configs_.find(v.value("project", ""));
+    if (cfg == configs_.end()) continue;
+    for (const auto& decl : cfg->second.vpns) {
+      if (decl.name != v.value("name", "")) continue;
+      v["attach"] = {{"switch", decl.attach.switch_name},
+                     {"vlan", decl.attach.vlan},
+                     {"address", decl.attach.address},
+                     {"host_interface", VpnHostIfname(cfg->first, decl.name)}};
+    }
+  }
+  return {{"switches", switches}, {"endpoints", endpoints}, {"vpns", vpns}};
 }
 
 }  // namespace cloudlet

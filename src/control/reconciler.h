@@ -17,6 +17,7 @@
 #include "control/planner.h"
 #include "control/state_store.h"
 #include "control/switch_runtime.h"
+#include "control/vpn_runtime.h"
 
 namespace cloudlet {
 
@@ -28,8 +29,9 @@ struct ChangeReport {
 
 class Reconciler {
  public:
-  // `store` may be null (tests): state is then kept in memory only.
-  Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store);
+  // `store` may be null (tests): state is then kept in memory only. `vpns` may be null: configs with VPNs are then
+  // refused.
+  Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns = nullptr);
 
   // Daemon start: re-creates what every recorded project needs (re-attaching to the veths that exist) and finishes
   // any `down` that was in flight. `decode` turns a recorded config back into a validated CloudConfig.
@@ -42,7 +44,7 @@ class Reconciler {
   // Removes everything `project`'s `up` created.
   ChangeReport Down(const std::string& project);
 
-  // {"switches":[...],"endpoints":[...]} — see the status contract in docs.
+  // {"switches":[...],"endpoints":[...],"vpns":[...]} — see the status contract in docs.
   nlohmann::json StatusJson();
 
  private:
@@ -50,15 +52,19 @@ class Reconciler {
   ChangeReport DownLocked(const std::string& project);
   cloudlet::Status Save();
   cloudlet::Status ApplySwitches(const std::vector<SwitchPlan>& target);
+  // Runs `target` (every project's VPNs), appending what changed to `changes`.
+  cloudlet::Status ApplyVpns(const std::vector<VpnPlan>& target, std::vector<std::string>& changes);
   std::vector<SwitchPlan> SwitchesOf(const std::string& project) const;
 
   HostOps& host_;
   SwitchRuntime& runtime_;
   const StateStore* store_;
+  VpnRuntime* vpn_runtime_;
   std::mutex mu_;
   DaemonState state_;
   std::map<std::string, CloudConfig> configs_;  // desired state of every project, as last asked for
   std::vector<SwitchPlan> running_;             // what the data plane runs (last successful Apply)
+  std::vector<VpnPlan> vpns_;                   // what the VPN runtime was last asked to run
   bool applied_once_ = false;
 };
 

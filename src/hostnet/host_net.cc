@@ -10,6 +10,7 @@
 #include <netlink/route/link/veth.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -461,6 +462,58 @@ Status HostNet::SetDefaultRoute(const std::string& gateway, const std::string& n
   });
   if (!st.ok()) return st.error().wrap(what);
   return Status::Ok();
+}
+
+namespace {
+
+Status DeviceRoute(const std::string& prefix, const std::string& ifname, const std::string& netns, bool add) {
+  const std::string what = (add ? "add route " : "delete route ") + prefix + " dev " + ifname + InNetnsText(netns);
+  if (auto st = ValidateIfname(ifname); !st.ok()) return st.error().wrap(what);
+  auto dst_ip = ParseIp(prefix, /*want_prefix=*/true);
+  if (!dst_ip.ok()) return dst_ip.error().wrap(what);
+  IpPrefix masked = *dst_ip;
+  for (size_t i = 0; i < masked.bytes.size(); ++i) {
+    int keep = std::clamp(masked.prefixlen - static_cast<int>(i) * 8, 0, 8);
+    masked.bytes[i] &= static_cast<uint8_t>(0xff00 >> keep);
+  }
+  Status st = WithSocket(netns, [&](RouteSocket& sock) -> Status {
+    CL_ASSIGN_OR_RETURN(int ifindex, IfindexOf(sock, ifname));
+    RoutePtr route(rtnl_route_alloc());
+    NlAddrPtr dst = masked.ToNlAddr();
+    rtnl_nexthop* nh = rtnl_route_nh_alloc();
+    if (!route || !dst || !nh) {
+      if (nh) rtnl_route_nh_free(nh);
+      return Error("out of memory");
+    }
+    rtnl_route_set_family(route.get(), masked.family);
+    rtnl_route_set_table(route.get(), RT_TABLE_MAIN);
+    rtnl_route_set_protocol(route.get(), RTPROT_STATIC);
+    rtnl_route_set_scope(route.get(), RT_SCOPE_LINK);
+    rtnl_route_set_type(route.get(), RTN_UNICAST);
+    rtnl_route_set_dst(route.get(), dst.get());
+    rtnl_route_nh_set_ifindex(nh, ifindex);
+    rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here
+    sock.ClearError();
+    if (add) {
+      if (int err = rtnl_route_add(sock.get(), route.get(), NLM_F_REPLACE); err < 0) return Error(sock.Describe(err));
+    } else if (int err = rtnl_route_delete(sock.get(), route.get(), 0);
+               err < 0 && sock.kernel_errno() != ESRCH && sock.kernel_errno() != ENOENT) {
+      return Error(sock.Describe(err));
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st.error().wrap(what);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status HostNet::ReplaceDeviceRoute(const std::string& prefix, const std::string& ifname, const std::string& netns) {
+  return DeviceRoute(prefix, ifname, netns, /*add=*/true);
+}
+
+Status HostNet::DeleteDeviceRoute(const std::string& prefix, const std::string& ifname, const std::string& netns) {
+  return DeviceRoute(prefix, ifname, netns, /*add=*/false);
 }
 
 Status HostNet::DisableIpv6(const std::string& ifname, const std::string& netns) {

@@ -63,6 +63,10 @@ class HostNet {
   // Default route via `gateway` (IPv4 or IPv6) in `netns`; ok if the same route exists.
   static Status SetDefaultRoute(const std::string& gateway, const std::string& netns);
 
+  // A route to `prefix` ("10.99.0.2/32", host bits are masked) through interface `ifname`, no gateway (a point-to-
+  // point device such as a TUN); ok if the same route exists. Delete is ok if the route is gone.
+  static Status ReplaceDeviceRoute(const std::string& prefix, const std::string& ifname, const std::string& netns);
+  static Status DeleteDeviceRoute(const std::string& prefix, const std::string& ifname, const std::string& netns);
   // Host-side ports must not take part in the host's IP stack: no IPv6 autoconfiguration or router solicitations.
   static Status DisableIpv6(const std::string& ifname, const std::string& netns = "");
 };
