@@ -137,6 +137,8 @@ class Device {
 
   // --- introspection ---
   const DeviceCounters& counters() const { return counters_; }
+  // For drops the I/O layer decides on its own (e.g. a TUN packet it could not route).
+  void CountDrop(DeviceDrop reason) { Drop(reason); }
   size_t peer_count() const { return peers_.size(); }
   bool under_load(Nanos now) const { return now < under_load_until_; }
   // The peer's current session exists (tests, status).
