@@ -18,7 +18,9 @@ int RunValidateCommand(const std::string& file, bool check_host, std::ostream& o
     }
   }
   out << file << ": valid (" << cfg->vlans.size() << " VLANs, " << cfg->switches.size() << " switches, "
-      << cfg->links.size() << " links, " << cfg->endpoints.size() << " endpoints)\n";
+      << cfg->links.size() << " links, " << cfg->endpoints.size() << " endpoints";
+  if (!cfg->vpns.empty()) out << ", " << cfg->vpns.size() << " VPNs";
+  out << ")\n";
   return kExitOk;
 }
 
