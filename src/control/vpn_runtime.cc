@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -178,7 +179,21 @@ class TunnelRuntime final : public VpnRuntime {
     for (const auto& plan : vpns) {
       auto it = running_.find(plan.ifname);
       RunningVpn* cur = it == running_.end() ? nullptr : it->second.get();
-      if (cur && !cur->done && cur->plan == plan) continue;
+      if (cur && !cur->done && cur->plan == plan) {
+        // Same plan: the key file may still hold a new key (rotated in place); apply it without a restart.
+        auto rotated = RotatedKey(*cur);
+        if (!rotated.ok()) {  // `up` checks key files first; a tunnel already running keeps its key
+          spdlog::warn("vpn {}: keeping the key in use: {}", plan.name, rotated.error().message());
+          continue;
+        }
+        if (!*rotated) continue;
+        vpn::DeviceConfigChange change;
+        change.private_key = (*rotated)->first;
+        CL_RETURN_IF_ERROR(cur->tunnel->Configure(change));
+        cur->public_key = (*rotated)->second;
+        changes.push_back("changed the key of vpn " + plan.name + " (public key " + cur->public_key + ")");
+        continue;
+      }
       if (cur && !cur->done && SameExceptPeers(cur->plan, plan)) {
         CL_ASSIGN_OR_RETURN(std::string line, UpdatePeers(*cur, plan));
         changes.push_back(std::move(line));
@@ -201,6 +216,8 @@ class TunnelRuntime final : public VpnRuntime {
     for (const auto& plan : vpns) {
       auto it = running_.find(plan.ifname);
       if (it == running_.end() || it->second->done || !(it->second->plan == plan)) return false;
+      auto rotated = RotatedKey(*it->second);
+      if (rotated.ok() && *rotated) return false;  // Apply applies the new key
     }
     return true;
   }
@@ -254,6 +271,15 @@ class TunnelRuntime final : public VpnRuntime {
     a.peers.clear();
     b.peers.clear();
     return a == b;
+  }
+
+  // The key now in the running VPN's key file and its base64 public key, if that differs from the one in use.
+  static Result<std::optional<std::pair<vpn::PrivateKey, std::string>>> RotatedKey(const RunningVpn& r) {
+    CL_ASSIGN_OR_RETURN(vpn::PrivateKey key, ReadSecretKey(r.plan.private_key_file));
+    CL_ASSIGN_OR_RETURN(vpn::PublicKey public_key, vpn::DerivePublicKey(key));
+    std::string base64 = vpn::KeyToBase64(public_key);
+    if (base64 == r.public_key) return std::optional<std::pair<vpn::PrivateKey, std::string>>();
+    return std::optional<std::pair<vpn::PrivateKey, std::string>>(std::make_pair(key, base64));
   }
 
   static Result<std::unique_ptr<RunningVpn>> Start(const VpnPlan& plan) {

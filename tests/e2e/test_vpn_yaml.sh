@@ -4,7 +4,8 @@
 # wireguard-go, reaching the daemon's UDP socket (in the host namespace) over a veth underlay.
 # Proves: the user pings the endpoint through the tunnel; status JSON shows the peer with a handshake and no private
 # key anywhere (nor in state.json); a second `up` changes nothing; an added peer is applied in place and the first
-# peer keeps working; after kill -9 + restart the tunnel is back from state; `down` removes the gateway namespace,
+# peer keeps working; after kill -9 + restart the tunnel is back from state; a rotated key file is applied by `up`
+# without a restart; `down` removes the gateway namespace,
 # its veth and the UAPI socket.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -147,6 +148,16 @@ wait_for "ns_ping '$user' '$lan.5'" 20 || fail "the user cannot reach the endpoi
 cl up "$cfg" >"$E2E_TMP/up4.out" 2>&1 || { cat "$E2E_TMP/up4.out" >&2; fail "up after restart failed"; }
 grep -qi "nothing changed" "$E2E_TMP/up4.out" || fail "up after the restart changed things: $(cat "$E2E_TMP/up4.out")"
 
+# Key rotated in place: `up` applies it without a restart; the user follows with the new public key.
+wg genkey >"$E2E_TMP/server.key"
+server_pub=$(wg pubkey <"$E2E_TMP/server.key")
+cl up "$cfg" >"$E2E_TMP/up5.out" 2>&1 || { cat "$E2E_TMP/up5.out" >&2; fail "up after key rotation failed"; }
+grep -q "changed the key of vpn $vp" "$E2E_TMP/up5.out" || fail "key rotation: $(cat "$E2E_TMP/up5.out")"
+assert_eq "$server_pub" "$(status_json | json_eval "next(v['public_key'] for v in s['vpns'])")" "rotated public key"
+ip netns exec "$user" wg set "$wgu" peer "$(wg pubkey <<<"$server_priv")" remove
+user_peer
+wait_for "ns_ping '$user' '$lan.5'" 20 || fail "the user cannot reach the endpoint with the rotated key"
+
 cl down "$cfg" >"$E2E_TMP/down.out" 2>&1 || { cat "$E2E_TMP/down.out" >&2; fail "down failed"; }
 assert_eq "0" "$(status_json | json_eval "len(s['vpns'])")" "vpns after down"
 if ip netns list | awk '{print $1}' | grep -qxF "$gw_ns"; then fail "gateway netns $gw_ns still exists"; fi
@@ -154,4 +165,4 @@ if ip link show "$gw_if" >/dev/null 2>&1; then fail "gateway veth $gw_if still e
 [[ ! -e "$uapi_sock" ]] || fail "UAPI socket $uapi_sock still exists after down"
 if ns_ping "$user" "$lan.5"; then fail "the user still reaches the endpoint after down"; fi
 
-pass "vpn from YAML: remote wireguard-go user reaches VLAN 10, status without secrets, idempotent up, peer change in place, restart, down"
+pass "vpn from YAML: remote wireguard-go user reaches VLAN 10, status without secrets, idempotent up, peer change in place, restart, key rotation, down"
