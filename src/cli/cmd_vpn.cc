@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -323,6 +324,26 @@ Status ApplyWgQuickInterface(const std::string& name, const vpn::WgQuickConfig& 
   return HostNet::SetLinkUp(name);
 }
 
+// ":LINE: Key" of the file's first hook, so the refusal points at it like the parser's own messages do (the parsed
+// config keeps no line numbers). Empty if the file cannot be read again.
+std::string FirstHookLocation(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  for (size_t n = 1; n <= vpn::kWgQuickMaxLines && std::getline(in, line); ++n) {
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos || eq > line.find('#')) continue;
+    std::string key = line.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    for (const char* hook : {"PreUp", "PostUp", "PreDown", "PostDown"}) {
+      if (::strcasecmp(key.c_str(), hook) == 0) {
+        return ":" + std::to_string(n) + ": " + hook;
+      }
+    }
+  }
+  return "";
+}
+
 int RunUp(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   vpn::TunnelOptions options;
   options.name = a.name;
@@ -338,7 +359,7 @@ int RunUp(const VpnArgs& a, std::ostream& out, std::ostream& err) {
       return kExitBadInput;
     }
     if (parsed->has_hooks()) {
-      err << "cloudlet: " << a.config
+      err << "cloudlet: " << a.config << FirstHookLocation(a.config)
           << ": PreUp/PostUp/PreDown/PostDown hooks are not run by cloudlet (they are shell commands run as root); "
              "remove them and put their effect elsewhere\n";
       return kExitBadInput;
