@@ -80,7 +80,7 @@ Bytes Build(const Tcp& t, bool full_checksum = true) {
     const uint8_t src[4] = {10, 0, 0, t.src_last}, dst[4] = {10, 0, 0, 200};
     std::memcpy(ip + 12, src, 4);
     std::memcpy(ip + 16, dst, 4);
-    std::memcpy(ip + 20, t.ip_options.data(), t.ip_options.size());
+    if (!t.ip_options.empty()) std::memcpy(ip + 20, t.ip_options.data(), t.ip_options.size());
     Wr16(ip + 10, static_cast<uint16_t>(~RefSum(ip, iphl)));
   } else {
     ip[0] = static_cast<uint8_t>(0x60 | (t.tos >> 4));
@@ -104,7 +104,7 @@ Bytes Build(const Tcp& t, bool full_checksum = true) {
   tcp[12] = static_cast<uint8_t>((thl / 4) << 4);
   tcp[13] = t.flags;
   Wr16(tcp + 14, t.window);
-  std::memcpy(tcp + 20, t.options.data(), t.options.size());
+  if (!t.options.empty()) std::memcpy(tcp + 20, t.options.data(), t.options.size());
   for (size_t i = 0; i < t.payload; ++i) tcp[thl + i] = PayloadByte(static_cast<uint32_t>(t.seq + i));
   const auto l4 = static_cast<uint32_t>(thl + t.payload);
   if (full_checksum) {
