@@ -299,7 +299,13 @@ Result<std::string> PeerSetRequest(const VpnArgs& a, const vpn::PublicKey& key, 
   }
   if (a.keepalive >= 0) body += "persistent_keepalive_interval=" + std::to_string(a.keepalive) + "\n";
   body += "replace_allowed_ips=true\n";
-  for (const auto& ip : ips) body += "allowed_ip=" + ip + "\n";
+  for (const auto& ip : ips) {
+    // Checked one by one so the message names the option and the value, not a line of the wire protocol.
+    if (!vpn::ParseSet("public_key=" + ToHex(key) + "\nallowed_ip=" + ip + "\n").ok()) {
+      return Error("--allowed-ips: '" + ip + "' is not an IPv4 or IPv6 prefix (e.g. 10.77.0.2/32, fd00::/64)");
+    }
+    body += "allowed_ip=" + ip + "\n";
+  }
   auto parsed = vpn::ParseSet(body);
   if (!parsed.ok()) return parsed.error();
   return "set=1\n" + body + "\n";
