@@ -511,11 +511,18 @@ void Tunnel::Stop() {
 Status Tunnel::Run() {
   Impl& s = *impl_;
   std::array<epoll_event, 16> events;
+  // Ticking and finding the next deadline walk every peer, so they run when a deadline is due, and at least every
+  // kTimerRecheck so timers that traffic armed meanwhile are seen — not on every wake-up under load. WireGuard's
+  // timers are seconds long with up to 333 ms of jitter; this granularity changes nothing a peer can observe.
+  constexpr Nanos kTimerRecheck = 100 * kMillisecond;
+  Nanos next_tick = 0;
   for (;;) {
     Nanos now = MonotonicNow();
-    const Nanos deadline = s.device->NextDeadline(now);
-    const Nanos wait = std::clamp<Nanos>(deadline - now, 0, kSecond);
-    const int timeout_ms = static_cast<int>((wait + kMillisecond - 1) / kMillisecond);
+    if (now >= next_tick) {
+      s.device->Tick(now, s);
+      next_tick = std::clamp(s.device->NextDeadline(now), now + kMillisecond, now + kTimerRecheck);
+    }
+    const int timeout_ms = static_cast<int>((next_tick - now + kMillisecond - 1) / kMillisecond);
     const int n = ::epoll_wait(s.epoll.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
     if (n < 0 && errno != EINTR) return ErrnoError("vpn: epoll_wait");
     now = MonotonicNow();
@@ -530,9 +537,9 @@ Status Tunnel::Run() {
         s.Accept();
       } else if (tag >= kTagConn && tag < kTagConn + kMaxUapiConnections) {
         s.HandleConn(tag - kTagConn, now);
+        next_tick = now;  // a `wg set` may have armed timers (persistent keepalive) or added peers
       }
     }
-    s.device->Tick(MonotonicNow(), s);
   }
 }
 
