@@ -32,12 +32,12 @@
 #include "vpn/keys.h"
 #include "vpn/tunnel.h"
 #include "vpn/uapi.h"
+#include "vpn/uapi_client.h"
 #include "vpn/wgquick.h"
 
 namespace cloudlet::cli {
 namespace {
 
-using vpn::kKeySize;
 
 constexpr const char* kPidDir = "/var/run/cloudlet/vpn";
 
@@ -56,118 +56,28 @@ Status ValidateName(const std::string& name) {
 
 // --- UAPI client -------------------------------------------------------------------------------------------------
 
-// Sends one request and returns the reply up to and including "errno=N\n\n".
+// One request to interface `name`'s socket; a missing socket says how to start the interface.
 Result<std::string> UapiRequest(const std::string& name, const std::string& request) {
   const std::string path = SocketPath(name);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  if (path.size() >= sizeof sun.sun_path) return Error("socket path too long: " + path);
-  std::memcpy(sun.sun_path, path.c_str(), path.size());
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) < 0) {
-    return Error("interface " + name + " is not running (" + path + ": " + std::strerror(errno) +
-                 "); start it with `cloudlet vpn up " + name + "`");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Error("interface " + name + " is not running (no " + path + "); start it with `cloudlet vpn up " + name +
+                 "`");
   }
-  timeval tv{5, 0};
-  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    return ErrnoError("write " + path);
-  }
-  std::string reply;
-  char buf[4096];
-  while (reply.size() < (16u << 20)) {
-    const ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n <= 0) break;
-    reply.append(buf, static_cast<size_t>(n));
-    const size_t at = reply.rfind("errno=");
-    if (at != std::string::npos && reply.size() >= 2 && reply.compare(reply.size() - 2, 2, "\n\n") == 0) break;
-  }
-  const size_t at = reply.rfind("errno=");
-  if (at == std::string::npos) return Error("no complete reply from " + path);
-  const int code = std::atoi(reply.c_str() + at + 6);
-  if (code != 0) {
-    return Error("interface " + name + " refused the request (errno=" + std::to_string(code) + ": " +
-                 std::strerror(code) + ")");
-  }
-  return reply;
+  return vpn::UapiTransact(path, request);
 }
 
-// What `get` reports, with keys as base64 for display. The private key is read only to derive the public key.
-struct ShownPeer {
-  std::string public_key;
-  std::string endpoint;
-  std::vector<std::string> allowed_ips;
-  int64_t last_handshake_sec = 0;
-  uint64_t rx_bytes = 0, tx_bytes = 0;
-  int keepalive = 0;
-  bool has_psk = false;
-};
 struct ShownDevice {
   std::string name;
-  std::string public_key;  // empty without a private key
-  uint16_t listen_port = 0;
-  uint32_t fwmark = 0;
-  std::vector<ShownPeer> peers;
+  vpn::UapiDeviceStatus status;
 };
-
-Result<std::string> HexKeyToBase64(std::string_view hex) {
-  if (hex.size() != 2 * kKeySize) return Error("bad key in reply");
-  std::array<uint8_t, kKeySize> key{};
-  for (size_t i = 0; i < kKeySize; ++i) {
-    unsigned v = 0;
-    if (std::sscanf(std::string(hex.substr(2 * i, 2)).c_str(), "%2x", &v) != 1) return Error("bad key in reply");
-    key[i] = static_cast<uint8_t>(v);
-  }
-  std::string b64 = vpn::KeyToBase64(key);
-  std::fill(key.begin(), key.end(), 0);
-  return b64;
-}
 
 Result<ShownDevice> GetDevice(const std::string& name) {
   CL_ASSIGN_OR_RETURN(std::string reply, UapiRequest(name, "get=1\n\n"));
-  ShownDevice dev;
-  dev.name = name;
-  std::istringstream lines(reply);
-  std::string line;
-  ShownPeer* peer = nullptr;
-  while (std::getline(lines, line)) {
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    const std::string key = line.substr(0, eq);
-    const std::string value = line.substr(eq + 1);
-    if (key == "private_key") {
-      CL_ASSIGN_OR_RETURN(std::string priv, HexKeyToBase64(value));
-      auto pub = vpn::PublicKeyFromPrivateBase64(priv);
-      std::fill(priv.begin(), priv.end(), '\0');
-      if (pub.ok()) dev.public_key = *pub;
-    } else if (key == "listen_port") {
-      dev.listen_port = static_cast<uint16_t>(std::stoul(value));
-    } else if (key == "fwmark") {
-      dev.fwmark = static_cast<uint32_t>(std::stoul(value));
-    } else if (key == "public_key") {
-      dev.peers.emplace_back();
-      peer = &dev.peers.back();
-      CL_ASSIGN_OR_RETURN(peer->public_key, HexKeyToBase64(value));
-    } else if (peer == nullptr) {
-      continue;
-    } else if (key == "endpoint") {
-      peer->endpoint = value;
-    } else if (key == "allowed_ip") {
-      peer->allowed_ips.push_back(value);
-    } else if (key == "last_handshake_time_sec") {
-      peer->last_handshake_sec = std::stoll(value);
-    } else if (key == "rx_bytes") {
-      peer->rx_bytes = std::stoull(value);
-    } else if (key == "tx_bytes") {
-      peer->tx_bytes = std::stoull(value);
-    } else if (key == "persistent_keepalive_interval") {
-      peer->keepalive = std::stoi(value);
-    } else if (key == "preshared_key") {
-      peer->has_psk = value != std::string(2 * kKeySize, '0');
-    }
-  }
-  return dev;
+  auto status = vpn::ParseGetReply(reply);
+  vpn::SecureZero(reply.data(), reply.size());  // it held the private key
+  if (!status.ok()) return status.error();
+  return ShownDevice{name, std::move(*status)};
 }
 
 std::string HumanBytes(uint64_t bytes) {
@@ -188,41 +98,50 @@ std::string Ago(int64_t unix_sec) {
   return std::to_string(d / 3600) + " hours, " + std::to_string(d / 60 % 60) + " minutes ago";
 }
 
+std::string PublicKeyText(const std::optional<vpn::PublicKey>& key) { return key ? vpn::KeyToBase64(*key) : ""; }
+
+std::vector<std::string> PrefixTexts(const std::vector<vpn::IpPrefix>& prefixes) {
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) out.push_back(vpn::FormatIpPrefix(p));
+  return out;
+}
+
 nlohmann::json ToJson(const ShownDevice& dev) {
   nlohmann::json peers = nlohmann::json::array();
-  for (const ShownPeer& p : dev.peers) {
-    peers.push_back({{"public_key", p.public_key},
-                     {"endpoint", p.endpoint},
-                     {"allowed_ips", p.allowed_ips},
-                     {"latest_handshake_unix", p.last_handshake_sec},
+  for (const vpn::UapiPeerStatus& p : dev.status.peers) {
+    peers.push_back({{"public_key", vpn::KeyToBase64(p.public_key)},
+                     {"endpoint", p.endpoint ? vpn::FormatEndpoint(*p.endpoint) : ""},
+                     {"allowed_ips", PrefixTexts(p.allowed_ips)},
+                     {"latest_handshake_unix", p.last_handshake_unix_sec},
                      {"rx_bytes", p.rx_bytes},
                      {"tx_bytes", p.tx_bytes},
-                     {"persistent_keepalive", p.keepalive},
-                     {"preshared_key", p.has_psk ? "(hidden)" : ""}});
+                     {"persistent_keepalive", p.persistent_keepalive},
+                     {"preshared_key", p.has_preshared_key ? "(hidden)" : ""}});
   }
   return {{"interface", dev.name},
-          {"public_key", dev.public_key},
-          {"listen_port", dev.listen_port},
-          {"fwmark", dev.fwmark},
+          {"public_key", PublicKeyText(dev.status.public_key)},
+          {"listen_port", dev.status.listen_port},
+          {"fwmark", dev.status.fwmark},
           {"peers", peers}};
 }
 
 void PrintTable(const ShownDevice& dev, std::ostream& out) {
+  const std::string public_key = PublicKeyText(dev.status.public_key);
   out << "interface: " << dev.name << "\n";
-  out << "  public key: " << (dev.public_key.empty() ? "(none)" : dev.public_key) << "\n";
-  out << "  private key: " << (dev.public_key.empty() ? "(none)" : "(hidden)") << "\n";
-  out << "  listening port: " << dev.listen_port << "\n";
-  if (dev.fwmark) out << "  fwmark: 0x" << std::hex << dev.fwmark << std::dec << "\n";
-  for (const ShownPeer& p : dev.peers) {
-    out << "\npeer: " << p.public_key << "\n";
-    if (p.has_psk) out << "  preshared key: (hidden)\n";
-    if (!p.endpoint.empty()) out << "  endpoint: " << p.endpoint << "\n";
+  out << "  public key: " << (public_key.empty() ? "(none)" : public_key) << "\n";
+  out << "  private key: " << (public_key.empty() ? "(none)" : "(hidden)") << "\n";
+  out << "  listening port: " << dev.status.listen_port << "\n";
+  if (dev.status.fwmark) out << "  fwmark: 0x" << std::hex << dev.status.fwmark << std::dec << "\n";
+  for (const vpn::UapiPeerStatus& p : dev.status.peers) {
+    out << "\npeer: " << vpn::KeyToBase64(p.public_key) << "\n";
+    if (p.has_preshared_key) out << "  preshared key: (hidden)\n";
+    if (p.endpoint) out << "  endpoint: " << vpn::FormatEndpoint(*p.endpoint) << "\n";
     std::string ips;
-    for (const auto& ip : p.allowed_ips) ips += (ips.empty() ? "" : ", ") + ip;
+    for (const auto& ip : PrefixTexts(p.allowed_ips)) ips += (ips.empty() ? "" : ", ") + ip;
     out << "  allowed ips: " << (ips.empty() ? "(none)" : ips) << "\n";
-    out << "  latest handshake: " << Ago(p.last_handshake_sec) << "\n";
+    out << "  latest handshake: " << Ago(p.last_handshake_unix_sec) << "\n";
     out << "  transfer: " << HumanBytes(p.rx_bytes) << " received, " << HumanBytes(p.tx_bytes) << " sent\n";
-    if (p.keepalive) out << "  persistent keepalive: every " << p.keepalive << " seconds\n";
+    if (p.persistent_keepalive) out << "  persistent keepalive: every " << p.persistent_keepalive << " seconds\n";
   }
 }
 
@@ -250,14 +169,6 @@ Result<vpn::WgQuickEndpoint> ParseEndpointText(const std::string& text) {
   if (port.empty() || *end != '\0' || p == 0 || p > 65535) return Error("endpoint '" + text + "': bad port");
   ep.port = static_cast<uint16_t>(p);
   return ep;
-}
-
-std::string FormatEndpoint(const vpn::UdpEndpoint& ep) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  const bool v4 = ep.address.family == vpn::IpAddress::Family::kV4;
-  inet_ntop(v4 ? AF_INET : AF_INET6, ep.address.bytes.data(), buf, sizeof buf);
-  return v4 ? std::string(buf) + ":" + std::to_string(ep.port)
-            : "[" + std::string(buf) + "]:" + std::to_string(ep.port);
 }
 
 std::string ToHex(std::span<const uint8_t> bytes) {
@@ -295,7 +206,7 @@ Result<std::string> PeerSetRequest(const VpnArgs& a, const vpn::PublicKey& key, 
   if (!a.endpoint.empty()) {
     CL_ASSIGN_OR_RETURN(vpn::WgQuickEndpoint ep, ParseEndpointText(a.endpoint));
     CL_ASSIGN_OR_RETURN(vpn::UdpEndpoint resolved, vpn::ResolveEndpoint(ep));
-    body += "endpoint=" + FormatEndpoint(resolved) + "\n";
+    body += "endpoint=" + vpn::FormatEndpoint(resolved) + "\n";
   }
   if (a.keepalive >= 0) body += "persistent_keepalive_interval=" + std::to_string(a.keepalive) + "\n";
   body += "replace_allowed_ips=true\n";
@@ -319,13 +230,7 @@ void OnSignal(int /*sig*/) {
 }
 
 Status ApplyWgQuickInterface(const std::string& name, const vpn::WgQuickConfig& conf) {
-  std::vector<std::string> cidrs;
-  for (const auto& prefix : conf.interface.addresses) {
-    char buf[INET6_ADDRSTRLEN] = {};
-    const bool v4 = prefix.address.family == vpn::IpAddress::Family::kV4;
-    inet_ntop(v4 ? AF_INET : AF_INET6, prefix.address.bytes.data(), buf, sizeof buf);
-    cidrs.push_back(std::string(buf) + "/" + std::to_string(prefix.length));
-  }
+  const std::vector<std::string> cidrs = PrefixTexts(conf.interface.addresses);
   if (!cidrs.empty()) CL_RETURN_IF_ERROR(HostNet::ReplaceAddresses(name, cidrs));
   return HostNet::SetLinkUp(name);
 }
@@ -515,8 +420,8 @@ int RunPeerRemove(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   if (!key.ok()) return Fail(err, key.error().wrap("peer public key"), kExitBadInput);
   auto dev = GetDevice(a.name);
   if (!dev.ok()) return Fail(err, dev.error());
-  const bool known =
-      std::any_of(dev->peers.begin(), dev->peers.end(), [&](const ShownPeer& p) { return p.public_key == a.peer_key; });
+  const bool known = std::any_of(dev->status.peers.begin(), dev->status.peers.end(),
+                                 [&](const vpn::UapiPeerStatus& p) { return p.public_key == *key; });
   if (!known) return Fail(err, Error("vpn " + a.name + " has no peer " + a.peer_key));
   auto reply = UapiRequest(a.name, "set=1\npublic_key=" + ToHex(*key) + "\nremove=true\n\n");
   if (!reply.ok()) return Fail(err, reply.error());
@@ -535,7 +440,7 @@ int RunClient(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   }
   auto server = GetDevice(a.name);
   if (!server.ok()) return Fail(err, server.error());
-  if (server->public_key.empty()) return Fail(err, Error("vpn " + a.name + " has no private key yet"));
+  if (!server->status.public_key) return Fail(err, Error("vpn " + a.name + " has no private key yet"));
 
   vpn::WgQuickConfig client;
   const std::string text = "[Interface]\nAddress = " + a.address + "\n";
@@ -551,7 +456,7 @@ int RunClient(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   if (!endpoint.ok()) return Fail(err, endpoint.error(), kExitBadInput);
   std::vector<std::string> routed = SplitList(a.allowed_ips);
   if (routed.empty()) routed = {"0.0.0.0/0", "::/0"};
-  std::string peer_text = "[Peer]\nPublicKey = " + server->public_key + "\nAllowedIPs = ";
+  std::string peer_text = "[Peer]\nPublicKey = " + vpn::KeyToBase64(*server->status.public_key) + "\nAllowedIPs = ";
   for (size_t i = 0; i < routed.size(); ++i) peer_text += (i ? ", " : "") + routed[i];
   if (!a.dns.empty()) peer_text = "[Interface]\nDNS = " + a.dns + "\n" + peer_text;
   auto peer_conf = vpn::ParseWgQuick(peer_text + "\n", "--allowed-ips/--dns");
@@ -580,11 +485,9 @@ int RunClient(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   VpnArgs add = a;
   add.endpoint.clear();
   add.keepalive = -1;
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(host.address.family == vpn::IpAddress::Family::kV4 ? AF_INET : AF_INET6, host.address.bytes.data(), buf,
-            sizeof buf);
+  const std::string host_text = vpn::FormatIpPrefix(host);
   auto key = vpn::PublicKeyFromBase64(*pub_b64);
-  auto request = PeerSetRequest(add, *key, {std::string(buf) + "/" + std::to_string(host.length)});
+  auto request = PeerSetRequest(add, *key, {host_text});
   if (!request.ok()) return Fail(err, request.error(), kExitBadInput);
   auto reply = UapiRequest(a.name, *request);
   if (!reply.ok()) return Fail(err, reply.error());
@@ -595,7 +498,7 @@ int RunClient(const VpnArgs& a, std::ostream& out, std::ostream& err) {
     if (!qr.ok()) return Fail(err, qr.error());
     out << *qr;
   }
-  err << "vpn " << a.name << ": client " << *pub_b64 << " added with " << buf << "/" << int{host.length}
+  err << "vpn " << a.name << ": client " << *pub_b64 << " added with " << host_text
       << (a.out_file.empty() || a.out_file == "-" ? "" : "; config in " + a.out_file + " (mode 0600)") << "\n";
   return kExitOk;
 }

@@ -23,12 +23,12 @@
 #include "vpn/keys.h"
 #include "vpn/tunnel.h"
 #include "vpn/uapi.h"
+#include "vpn/uapi_client.h"
 
 namespace cloudlet {
 
 namespace {
 
-constexpr size_t kMaxUapiReplyBytes = 4 << 20;  // 1024 peers with 64 prefixes each stay far below
 constexpr int kUapiTimeoutSeconds = 2;
 
 Result<vpn::IpAddress> ParseVpnIp(const std::string& text) {
@@ -114,40 +114,6 @@ Status EnableForwarding(const std::string& netns, bool ipv6) {
   });
 }
 
-Result<std::string> UapiGet(const std::string& socket_path) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return ErrnoError("socket");
-  timeval tv{kUapiTimeoutSeconds, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_un sun{};
-  sun.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof sun.sun_path) return Error(socket_path + ": path too long");
-  std::memcpy(sun.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) return ErrnoError(socket_path);
-  const std::string request = "get=1\n\n";
-  if (::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    return ErrnoError(socket_path + ": send");
-  }
-  std::string reply;
-  char buf[16384];
-  while (reply.size() < kMaxUapiReplyBytes) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoError(socket_path + ": receive");
-    if (n == 0) break;
-    reply.append(buf, static_cast<size_t>(n));
-    if (reply.size() >= 2 && reply.compare(reply.size() - 2, 2, "\n\n") == 0) break;
-  }
-  return reply;
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 struct RunningVpn {
   VpnPlan plan;
   std::string public_key;  // base64
@@ -229,8 +195,8 @@ class TunnelRuntime final : public VpnRuntime {
       nlohmann::json peers = nlohmann::json::array();
       nlohmann::json live = nlohmann::json::object();
       if (!r->done) {
-        auto reply = UapiGet(r->tunnel->uapi_path());
-        auto parsed = reply.ok() ? ParseUapiGetPeers(*reply) : Result<nlohmann::json>(reply.error());
+        auto status = vpn::UapiGet(r->tunnel->uapi_path(), kUapiTimeoutSeconds);
+        auto parsed = status.ok() ? Result<nlohmann::json>(PeersJson(*status)) : Result<nlohmann::json>(status.error());
         if (parsed.ok()) {
           live = std::move(parsed).value();
         } else {
@@ -376,47 +342,21 @@ class TunnelRuntime final : public VpnRuntime {
 
 }  // namespace
 
-Result<nlohmann::json> ParseUapiGetPeers(const std::string& reply) {
+nlohmann::json PeersJson(const vpn::UapiDeviceStatus& status) {
   nlohmann::json peers = nlohmann::json::object();
-  nlohmann::json* cur = nullptr;
-  int64_t handshake_sec = 0;
-  size_t pos = 0;
-  bool saw_errno = false;
-  while (pos < reply.size()) {
-    size_t end = reply.find('\n', pos);
-    if (end == std::string::npos) end = reply.size();
-    std::string_view line(reply.data() + pos, end - pos);
-    pos = end + 1;
-    if (line.empty()) break;
-    size_t eq = line.find('=');
-    if (eq == std::string_view::npos) return Error("malformed UAPI line");
-    std::string_view key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "errno") {
-      saw_errno = true;
-      if (value != "0") return Error("UAPI get failed: errno " + std::string(value));
-    } else if (key == "public_key") {
-      if (value.size() != 64) return Error("malformed UAPI public_key");
-      std::array<uint8_t, vpn::kKeySize> bytes{};
-      for (size_t i = 0; i < bytes.size(); ++i) {
-        int hi = HexValue(value[2 * i]), lo = HexValue(value[2 * i + 1]);
-        if (hi < 0 || lo < 0) return Error("malformed UAPI public_key");
-        bytes[i] = static_cast<uint8_t>(hi << 4 | lo);
-      }
-      cur = &(peers[vpn::KeyToBase64(bytes)] = nlohmann::json::object());
-      handshake_sec = 0;
-    } else if (cur == nullptr) {
-      continue;  // device lines (private_key among them) are not reported
-    } else if (key == "endpoint") {
-      (*cur)["endpoint"] = std::string(value);
-    } else if (key == "last_handshake_time_sec") {
-      handshake_sec = std::atoll(std::string(value).c_str());
-      (*cur)["latest_handshake"] = handshake_sec;
-    } else if (key == "rx_bytes" || key == "tx_bytes") {
-      (*cur)[std::string(key)] = std::strtoull(std::string(value).c_str(), nullptr, 10);
-    }
+  for (const vpn::UapiPeerStatus& p : status.peers) {
+    nlohmann::json& peer = peers[vpn::KeyToBase64(p.public_key)] = nlohmann::json::object();
+    if (p.endpoint) peer["endpoint"] = vpn::FormatEndpoint(*p.endpoint);
+    peer["latest_handshake"] = p.last_handshake_unix_sec;
+    peer["rx_bytes"] = p.rx_bytes;
+    peer["tx_bytes"] = p.tx_bytes;
   }
-  if (!saw_errno) return Error("truncated UAPI reply");
   return peers;
+}
+
+Result<nlohmann::json> ParseUapiGetPeers(const std::string& reply) {
+  CL_ASSIGN_OR_RETURN(vpn::UapiDeviceStatus status, vpn::ParseGetReply(reply));
+  return PeersJson(status);
 }
 
 std::unique_ptr<VpnRuntime> MakeTunnelRuntime() { return std::make_unique<TunnelRuntime>(); }

@@ -11,6 +11,7 @@
 
 #include "base/status.h"
 #include "control/planner.h"
+#include "vpn/uapi.h"
 
 namespace cloudlet {
 
@@ -34,5 +35,7 @@ std::unique_ptr<VpnRuntime> MakeTunnelRuntime();
 // Parses the reply to a UAPI `get=1` request into the "peers" part of a snapshot, keyed by base64 public key;
 // the private key line is skipped. Exposed for tests.
 Result<nlohmann::json> ParseUapiGetPeers(const std::string& reply);
+// The same from an already parsed reply.
+nlohmann::json PeersJson(const vpn::UapiDeviceStatus& status);
 
 }  // namespace cloudlet

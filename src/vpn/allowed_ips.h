@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -40,6 +42,14 @@ struct IpPrefix {
   bool operator==(const IpPrefix&) const = default;
   bool operator<(const IpPrefix& o) const { return std::tie(address, length) < std::tie(o.address, o.length); }
 };
+
+// Text forms, as inet_pton/inet_ntop read and write them: "10.0.0.1", "fd00::1" (no zone, no brackets).
+std::optional<IpAddress> ParseIpAddress(std::string_view text);
+std::string FormatIpAddress(const IpAddress& address);
+// "10.0.0.0/24", "fd00::/64": the address as stored (host bits are not masked here) and the length.
+std::string FormatIpPrefix(const IpPrefix& prefix);
+// The prefix with its host bits cleared (10.1.2.3/8 -> 10.0.0.0/8).
+IpPrefix MaskedPrefix(IpPrefix prefix);
 
 class AllowedIps {
  public:

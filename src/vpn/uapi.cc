@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -56,27 +57,7 @@ std::optional<T> ParseUnsigned(std::string_view text) {
   return value;
 }
 
-// An IPv4 dotted quad or an IPv6 address (no zone), by inet_pton.
-std::optional<IpAddress> ParseIpAddress(std::string_view text) {
-  if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
-  const std::string copy(text);  // inet_pton wants a terminated string
-  IpAddress address;
-  if (text.find(':') != std::string_view::npos) {
-    address.family = IpAddress::Family::kV6;
-    if (inet_pton(AF_INET6, copy.c_str(), address.bytes.data()) != 1) return std::nullopt;
-  } else {
-    address.family = IpAddress::Family::kV4;
-    if (inet_pton(AF_INET, copy.c_str(), address.bytes.data()) != 1) return std::nullopt;
-  }
-  return address;
-}
-
-std::string FormatIpAddress(const IpAddress& address) {
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  const int family = address.family == IpAddress::Family::kV4 ? AF_INET : AF_INET6;
-  if (inet_ntop(family, address.bytes.data(), text.data(), text.size()) == nullptr) return "?";
-  return text.data();
-}
+}  // namespace
 
 // "1.2.3.4:51820" or "[::1]:51820".
 std::optional<UdpEndpoint> ParseEndpoint(std::string_view text) {
@@ -107,6 +88,8 @@ std::string FormatEndpoint(const UdpEndpoint& endpoint) {
   return address + ":" + std::to_string(endpoint.port);
 }
 
+namespace {
+
 // "10.0.0.0/24" or "fd00::/64"; the length is required, without leading zeros.
 std::optional<IpPrefix> ParsePrefix(std::string_view text) {
   const size_t slash = text.find('/');
@@ -119,13 +102,6 @@ std::optional<IpPrefix> ParsePrefix(std::string_view text) {
   const std::optional<uint8_t> length = ParseUnsigned<uint8_t>(length_text);
   if (!length || *length > address->bit_width()) return std::nullopt;
   return IpPrefix{*address, *length};
-}
-
-IpPrefix Masked(IpPrefix prefix) {
-  for (int bit = prefix.length; bit < prefix.address.bit_width(); ++bit) {
-    prefix.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  }
-  return prefix;
 }
 
 // X25519 clamping, as wireguard-go applies to every private key it is given.
@@ -335,7 +311,7 @@ class Applier {
         for (const IpPrefix& prefix : peer->allowed_ips) owners_.erase(prefix);
         peer->allowed_ips.clear();
       } else if (const auto* allowed = std::get_if<AddAllowedIp>(&operation)) {
-        CL_RETURN_IF_ERROR(GivePrefix(key, *peer, Masked(allowed->prefix)));
+        CL_RETURN_IF_ERROR(GivePrefix(key, *peer, MaskedPrefix(allowed->prefix)));
       }
     }
     return Status::Ok();
@@ -413,7 +389,7 @@ std::string SerializeGet(const DeviceConfig& config) {
     line("rx_bytes", std::to_string(peer.rx_bytes));
     line("persistent_keepalive_interval", std::to_string(peer.persistent_keepalive_interval));
     for (const IpPrefix& prefix : peer.allowed_ips) {
-      line("allowed_ip", FormatIpAddress(prefix.address) + "/" + std::to_string(prefix.length));
+      line("allowed_ip", FormatIpPrefix(prefix));
     }
   }
   out.append(ErrnoReply(0));
@@ -481,6 +457,78 @@ bool UapiSession::HandleOne(std::string& reply) {
   buffer_.erase(0, end + 2);
   scanned_ = 0;
   return true;
+}
+
+Result<UapiDeviceStatus> ParseGetReply(std::string_view reply) {
+  UapiDeviceStatus status;
+  UapiPeerStatus* peer = nullptr;
+  bool saw_errno = false;
+  size_t pos = 0;
+  while (pos < reply.size() && !saw_errno) {
+    size_t end = reply.find('\n', pos);
+    if (end == std::string_view::npos) end = reply.size();
+    const std::string_view line = reply.substr(pos, end - pos);
+    pos = end + 1;
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos)
+      return Error("uapi get reply: line without '=': " + std::string(line.substr(0, 40)));
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+    const auto bad = [&] { return Error("uapi get reply: bad " + std::string(key)); };
+    if (key == "errno") {
+      const auto code = ParseUnsigned<uint32_t>(value);
+      if (!code) return bad();
+      if (*code != 0)
+        return Error("uapi get failed: errno " + std::to_string(*code) + " (" + std::strerror(static_cast<int>(*code)) +
+                     ")");
+      saw_errno = true;
+    } else if (key == "private_key") {
+      PrivateKey private_key;
+      if (!DecodeKey(value, private_key.span())) return bad();
+      auto public_key = DerivePublicKey(private_key);  // the private key itself goes no further than this scope
+      if (public_key.ok()) status.public_key = *public_key;
+    } else if (key == "listen_port") {
+      const auto port = ParseUnsigned<uint16_t>(value);
+      if (!port) return bad();
+      status.listen_port = *port;
+    } else if (key == "fwmark") {
+      const auto mark = ParseUnsigned<uint32_t>(value);
+      if (!mark) return bad();
+      status.fwmark = *mark;
+    } else if (key == "public_key") {
+      if (status.peers.size() >= kUapiMaxPeers)
+        return Error("uapi get reply: more than " + std::to_string(kUapiMaxPeers) + " peers");
+      peer = &status.peers.emplace_back();
+      if (!DecodeKey(value, peer->public_key)) return bad();
+    } else if (peer == nullptr) {
+      continue;  // a device key this client does not know
+    } else if (key == "preshared_key") {
+      PresharedKey psk;
+      if (!DecodeKey(value, psk.span())) return bad();
+      peer->has_preshared_key = !std::all_of(psk.span().begin(), psk.span().end(), [](uint8_t b) { return b == 0; });
+    } else if (key == "endpoint") {
+      peer->endpoint = ParseEndpoint(value);
+      if (!peer->endpoint) return bad();
+    } else if (key == "allowed_ip") {
+      const auto prefix = ParsePrefix(value);
+      if (!prefix) return bad();
+      peer->allowed_ips.push_back(*prefix);
+    } else if (key == "last_handshake_time_sec") {
+      const auto sec = ParseUnsigned<int64_t>(value);
+      if (!sec) return bad();
+      peer->last_handshake_unix_sec = *sec;
+    } else if (key == "rx_bytes" || key == "tx_bytes") {
+      const auto bytes = ParseUnsigned<uint64_t>(value);
+      if (!bytes) return bad();
+      (key == "rx_bytes" ? peer->rx_bytes : peer->tx_bytes) = *bytes;
+    } else if (key == "persistent_keepalive_interval") {
+      const auto seconds = ParseUnsigned<uint16_t>(value);
+      if (!seconds) return bad();
+      peer->persistent_keepalive = *seconds;
+    }
+  }
+  if (!saw_errno) return Error("uapi get reply: truncated (no errno line)");
+  return status;
 }
 
 }  // namespace cloudlet::vpn

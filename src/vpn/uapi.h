@@ -110,6 +110,33 @@ Status Apply(const DeviceConfigChange& change, DeviceConfig& config);
 // The body of a `get` reply, in wireguard-go's order, ending with "errno=0\n\n".
 std::string SerializeGet(const DeviceConfig& config);
 
+// "1.2.3.4:51820" or "[fd00::1]:51820", as `get` writes endpoints and `set` takes them.
+std::optional<UdpEndpoint> ParseEndpoint(std::string_view text);
+std::string FormatEndpoint(const UdpEndpoint& endpoint);
+
+// A `get` reply as a client reads it (`cloudlet vpn show`, the daemon's status). The private key is not kept: only
+// the public key derived from it.
+struct UapiPeerStatus {
+  PublicKey public_key{};
+  std::optional<UdpEndpoint> endpoint;
+  std::vector<IpPrefix> allowed_ips;
+  int64_t last_handshake_unix_sec = 0;  // 0 = never
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+  uint16_t persistent_keepalive = 0;  // seconds; 0 = off
+  bool has_preshared_key = false;
+};
+struct UapiDeviceStatus {
+  std::optional<PublicKey> public_key;  // none while the interface has no private key
+  uint16_t listen_port = 0;
+  uint32_t fwmark = 0;
+  std::vector<UapiPeerStatus> peers;
+};
+// Parses a whole `get` reply, up to its "errno=N" line: strict about the keys it knows (bad values are errors),
+// skipping keys it does not (a newer server may add some). A nonzero errno is an error. The inverse of SerializeGet
+// for everything but secrets.
+Result<UapiDeviceStatus> ParseGetReply(std::string_view reply);
+
 // One connection to the configuration socket. Feed it bytes as they arrive (split anywhere, any number of
 // requests); it returns the reply bytes to write. Requests are handled in order against `config`, which must
 // outlive the session. After a request that is neither get nor set, or one exceeding the bounds, closed() is true:

@@ -90,34 +90,6 @@ std::optional<T> ParseDecimal(std::string_view text, T max) {
   return static_cast<T>(value);
 }
 
-std::optional<IpAddress> ParseIpAddress(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  const std::string copy(text);  // inet_pton wants a terminated string
-  IpAddress address;
-  const bool v6 = text.find(':') != std::string_view::npos;
-  address.family = v6 ? IpAddress::Family::kV6 : IpAddress::Family::kV4;
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, copy.c_str(), address.bytes.data()) != 1) return std::nullopt;
-  return address;
-}
-
-std::string FormatIpAddress(const IpAddress& address) {
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  const int family = address.family == IpAddress::Family::kV4 ? AF_INET : AF_INET6;
-  if (inet_ntop(family, address.bytes.data(), text.data(), text.size()) == nullptr) return "?";
-  return text.data();
-}
-
-std::string FormatPrefix(const IpPrefix& prefix) {
-  return FormatIpAddress(prefix.address) + "/" + std::to_string(prefix.length);
-}
-
-IpPrefix Masked(IpPrefix prefix) {
-  for (int bit = prefix.length; bit < prefix.address.bit_width(); ++bit) {
-    prefix.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  }
-  return prefix;
-}
-
 // "10.0.0.1/24", "fd00::/64", or an address alone (a host prefix, as ip(8) and wg(8) read it).
 Result<IpPrefix> ParsePrefix(std::string_view text) {
   const size_t slash = text.find('/');
@@ -477,9 +449,9 @@ class WgQuickParser {
     if (allowed_ip_count_ >= kUapiMaxAllowedIps)
       return "more than " + std::to_string(kUapiMaxAllowedIps) + " allowed IPs";
     const size_t peer_index = config_.peers.size() - 1;
-    const auto [it, inserted] = allowed_ip_owner_.emplace(Masked(*prefix), std::make_pair(peer_index, line));
+    const auto [it, inserted] = allowed_ip_owner_.emplace(MaskedPrefix(*prefix), std::make_pair(peer_index, line));
     if (!inserted && it->second.first != peer_index) {
-      return FormatPrefix(*prefix) + " is already an allowed IP of another peer (line " +
+      return FormatIpPrefix(*prefix) + " is already an allowed IP of another peer (line " +
              std::to_string(it->second.second) + ")";
     }
     ++allowed_ip_count_;
@@ -634,7 +606,7 @@ void AppendList(std::string& out, std::string_view key, const std::vector<std::s
 std::vector<std::string> FormatPrefixes(const std::vector<IpPrefix>& prefixes) {
   std::vector<std::string> out;
   out.reserve(prefixes.size());
-  for (const IpPrefix& p : prefixes) out.push_back(FormatPrefix(p));
+  for (const IpPrefix& p : prefixes) out.push_back(FormatIpPrefix(p));
   return out;
 }
 

@@ -496,3 +496,57 @@ TEST(UapiSession, BufferingIsBounded) {
 
 }  // namespace
 }  // namespace cloudlet::vpn
+
+namespace cloudlet::vpn {
+namespace {
+
+TEST(UapiGetReply, ParsesWhatSerializeGetWritesWithoutKeepingThePrivateKey) {
+  DeviceConfig config;
+  auto priv = GeneratePrivateKey();
+  ASSERT_TRUE(priv.ok());
+  config.private_key = *priv;
+  config.listen_port = 51820;
+  config.fwmark = 7;
+  PeerConfig& peer = config.peers[PublicKey{1, 2, 3}];
+  peer.endpoint = UdpEndpoint{*ParseIpAddress("fd00::5"), 4000};
+  peer.allowed_ips = {IpPrefix{*ParseIpAddress("10.0.0.0"), 24}, IpPrefix{*ParseIpAddress("fd00::"), 64}};
+  peer.rx_bytes = 11;
+  peer.tx_bytes = 22;
+  peer.last_handshake_unix_nanos = 1'700'000'000'123'000'000;
+  peer.persistent_keepalive_interval = 25;
+  peer.preshared_key = PresharedKey();
+  peer.preshared_key->data()[0] = 9;
+  config.peers[PublicKey{4}];
+
+  auto status = ParseGetReply(SerializeGet(config));
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  ASSERT_TRUE(status->public_key.has_value());
+  EXPECT_EQ(*status->public_key, *DerivePublicKey(*priv));
+  EXPECT_EQ(status->listen_port, 51820);
+  EXPECT_EQ(status->fwmark, 7u);
+  ASSERT_EQ(status->peers.size(), 2u);
+  const UapiPeerStatus& p = status->peers[0];
+  EXPECT_EQ(p.public_key, (PublicKey{1, 2, 3}));
+  EXPECT_EQ(FormatEndpoint(*p.endpoint), "[fd00::5]:4000");
+  ASSERT_EQ(p.allowed_ips.size(), 2u);
+  EXPECT_EQ(FormatIpPrefix(p.allowed_ips[0]), "10.0.0.0/24");
+  EXPECT_EQ(p.rx_bytes, 11u);
+  EXPECT_EQ(p.tx_bytes, 22u);
+  EXPECT_EQ(p.last_handshake_unix_sec, 1'700'000'000);
+  EXPECT_EQ(p.persistent_keepalive, 25);
+  EXPECT_TRUE(p.has_preshared_key);
+  EXPECT_FALSE(status->peers[1].has_preshared_key);
+  EXPECT_FALSE(status->peers[1].endpoint.has_value());
+}
+
+TEST(UapiGetReply, RejectsErrorsAndGarbage) {
+  EXPECT_FALSE(ParseGetReply("errno=22\n\n").ok());
+  EXPECT_FALSE(ParseGetReply("listen_port=1\n").ok());                 // truncated: no errno line
+  EXPECT_FALSE(ParseGetReply("public_key=zz\nerrno=0\n\n").ok());      // bad key
+  EXPECT_FALSE(ParseGetReply("listen_port=70000\nerrno=0\n\n").ok());  // out of range
+  EXPECT_FALSE(ParseGetReply("no equals sign\nerrno=0\n\n").ok());
+  EXPECT_TRUE(ParseGetReply("some_future_key=1\nerrno=0\n\n").ok());  // unknown keys are skipped
+}
+
+}  // namespace
+}  // namespace cloudlet::vpn
