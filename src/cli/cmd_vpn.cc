@@ -38,7 +38,6 @@
 namespace cloudlet::cli {
 namespace {
 
-
 constexpr const char* kPidDir = "/var/run/cloudlet/vpn";
 
 std::string PidPath(const std::string& name) { return std::string(kPidDir) + "/" + name + ".pid"; }
@@ -102,6 +101,7 @@ std::string PublicKeyText(const std::optional<vpn::PublicKey>& key) { return key
 
 std::vector<std::string> PrefixTexts(const std::vector<vpn::IpPrefix>& prefixes) {
   std::vector<std::string> out;
+  out.reserve(prefixes.size());
   for (const auto& p : prefixes) out.push_back(vpn::FormatIpPrefix(p));
   return out;
 }
