@@ -11,14 +11,16 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "vpn/constants.h"
 #include "vpn/crypto.h"
 #include "vpn/messages.h"
 
 namespace cloudlet::vpn {
 
-// The receiver's secret for cookies is replaced after this long; a sender keeps using a cookie for this long
-// minus kCookieLatency (a cookie made just before the rotation must not outlive the secret it was made with).
-constexpr Nanos kCookieSecretLifetime = 120 * kSecond;
+// The receiver's secret for cookies is replaced after this long (the whitepaper's COOKIE_SECRET_MAX_AGE); a sender
+// keeps using a cookie for this long minus kCookieLatency (a cookie made just before the rotation must not outlive
+// the secret it was made with).
+constexpr Nanos kCookieSecretLifetime = kCookieSecretMaxAge;
 constexpr Nanos kCookieLatency = 5 * kSecond;
 
 // Source addresses are at most an IPv6 address and a port.
