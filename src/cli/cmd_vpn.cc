@@ -1,14 +1,10 @@
 // `cloudlet vpn ...`: standalone WireGuard interfaces. `up` runs one (TUN + UDP + the UAPI socket `wg` talks to);
 // the other commands are clients of that socket, so they work the same against wireguard-go.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,12 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
-#include "base/fd.h"
 #include "cli/cli.h"
 #include "cli/qr.h"
 #include "cli/vpn.h"

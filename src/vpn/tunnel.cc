@@ -149,7 +149,6 @@ struct Tunnel::Impl : DeviceSink {
     std::unique_ptr<UapiSession> session;
   };
   std::array<Conn, kMaxUapiConnections> conns;
-  std::atomic<bool> running{false};
 
   // Buffers, allocated once.
   std::vector<uint8_t> tun_buf = std::vector<uint8_t>(kVnetLen + 65535);

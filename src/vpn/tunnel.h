@@ -5,7 +5,6 @@
 // Device needs no locks.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,11 +30,6 @@ struct TunnelOptions {
   // HostNet::RunInNetns) while the UDP socket stays in the caller's namespace, as the kernel's WireGuard does:
   // the tunnel's inside can live in a cloud network while its outside faces the uplink.
   std::function<Status(const std::function<Status()>&)> tun_runner;
-};
-
-// Figures for `cloudlet vpn show` beyond what the UAPI reports.
-struct TunnelStats {
-  uint64_t tun_reads = 0, tun_writes = 0, udp_sends = 0, udp_receives = 0;
 };
 
 class Tunnel {
