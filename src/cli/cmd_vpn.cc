@@ -223,10 +223,38 @@ void OnSignal(int /*sig*/) {
   if (g_tunnel) g_tunnel->Stop();
 }
 
-Status ApplyWgQuickInterface(const std::string& name, const vpn::WgQuickConfig& conf) {
+// True if `inner` lies inside the subnet of interface address `outer` (its connected route already covers it).
+bool Covered(const vpn::IpPrefix& inner, const vpn::IpPrefix& outer) {
+  if (inner.address.family != outer.address.family || inner.length < outer.length) return false;
+  return vpn::MaskedPrefix({inner.address, outer.length}) == vpn::MaskedPrefix(outer);
+}
+
+// What wg-quick does around `wg setconf`: addresses, link up, and a route through the interface for each peer's
+// allowed IP that no address's subnet covers already. Default routes (/0) need policy routing to not capture the
+// tunnel's own UDP traffic; cloudlet does not set that up and says so. Table = off means no routes, as in wg-quick.
+Status ApplyWgQuickInterface(const std::string& name, const vpn::WgQuickConfig& conf, std::ostream& err) {
   const std::vector<std::string> cidrs = PrefixTexts(conf.interface.addresses);
   if (!cidrs.empty()) CL_RETURN_IF_ERROR(HostNet::ReplaceAddresses(name, cidrs));
-  return HostNet::SetLinkUp(name);
+  CL_RETURN_IF_ERROR(HostNet::SetLinkUp(name));
+  const std::string table = conf.interface.table.value_or("auto");
+  if (table == "off") return Status::Ok();
+  if (table != "auto") {
+    err << "cloudlet: note: Table = " << table << " is not supported; no routes added for the peers\n";
+    return Status::Ok();
+  }
+  for (const vpn::WgQuickPeer& peer : conf.peers) {
+    for (const vpn::IpPrefix& prefix : peer.allowed_ips) {
+      if (prefix.length == 0) {
+        err << "cloudlet: note: AllowedIPs " << vpn::FormatIpPrefix(prefix)
+            << " is not routed (a full tunnel needs policy routing); add the routes you want through " << name << "\n";
+        continue;
+      }
+      const bool covered = std::any_of(conf.interface.addresses.begin(), conf.interface.addresses.end(),
+                                       [&](const vpn::IpPrefix& a) { return Covered(prefix, a); });
+      if (!covered) CL_RETURN_IF_ERROR(HostNet::ReplaceDeviceRoute(vpn::FormatIpPrefix(prefix), name, ""));
+    }
+  }
+  return Status::Ok();
 }
 
 // ":LINE: Key" of the file's first hook, so the refusal points at it like the parser's own messages do (the parsed
@@ -290,7 +318,7 @@ int RunUp(const VpnArgs& a, std::ostream& out, std::ostream& err) {
   }
   if (change) {
     Status s = (*tunnel)->Configure(*change);
-    if (s.ok()) s = ApplyWgQuickInterface(a.name, *conf);
+    if (s.ok()) s = ApplyWgQuickInterface(a.name, *conf, err);
     if (!s.ok()) {
       err << "cloudlet: " << a.config << ": " << s.error().message() << "\n";
       return kExitFailure;  // the TUN closes with the process: nothing is left behind
@@ -508,7 +536,8 @@ CLI::App* AddVpnCommands(CLI::App& app, VpnArgs& a) {
 
   a.up = vpn->add_subcommand("up", "Create interface NAME and serve it (TUN + UDP + /var/run/wireguard/NAME.sock)");
   a.up->add_option("NAME", a.name, "Interface name (1-15 characters)")->required();
-  a.up->add_option("--config", a.config, "A wg-quick file: keys, peers, Address, MTU (hooks are refused)")
+  a.up->add_option("--config", a.config,
+                   "A wg-quick file: keys, peers, Address, MTU; routes for AllowedIPs (not /0); hooks are refused")
       ->check(CLI::ExistingFile);
   a.up->add_flag("--foreground", a.foreground, "Stay in the foreground (Ctrl-C stops); default: detach once ready");
   a.up->add_option("--pid-file", a.pid_file, "Also write the process id here");

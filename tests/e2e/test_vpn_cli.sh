@@ -67,6 +67,7 @@ done
 [[ -e $E2E_TMP/hooked ]] && fail "the PostUp hook ran"
 
 vpn_conf_file a "$E2E_TMP/a.conf" --no-endpoint
+echo "AllowedIPs = 10.66.0.0/16" >>"$E2E_TMP/a.conf"  # outside the interface's subnet: gets a route, as in wg-quick
 e2e_defer "ip netns exec '$VPN_NS_A' '$CLOUDLET' vpn down '$VPN_IF_A' >/dev/null 2>&1"
 e2e_defer "[[ -f '$pidfile' ]] && e2e_kill_pid \$(cat '$pidfile')"
 cl up "$VPN_IF_A" --config "$E2E_TMP/a.conf" --pid-file "$pidfile" >"$E2E_TMP/up.log" 2>&1 ||
@@ -76,6 +77,10 @@ assert_eq "$pid" "$(cat "$cl_pidfile")" "pid in $cl_pidfile"
 vpn_start b
 vpn_configure b
 wait_for "vpn_ping b 1" 15 || fail "B cannot ping cloudlet's tunnel address $VPN_TUN_A"
+ip -n "$VPN_NS_A" route show 10.66.0.0/16 | grep -q "dev $VPN_IF_A" ||
+  fail "no route for AllowedIPs 10.66.0.0/16 through $VPN_IF_A: $(ip -n "$VPN_NS_A" route show)"
+[[ -z $(ip -n "$VPN_NS_A" route show "$VPN_TUN_B/32") ]] ||
+  fail "a route for $VPN_TUN_B/32, which the interface's /24 already covers, was added"
 
 expect_fail 1 "already (up|running|exists)|in use|busy" "second vpn up of $VPN_IF_A" -- \
   cl up "$VPN_IF_A" --config "$E2E_TMP/a.conf"
