@@ -21,6 +21,9 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
 #include <vector>
 
 #include "net/packet.h"
@@ -46,7 +49,7 @@ constexpr size_t kMaxSegments = 256;         // per TUN super-packet (64 KiB / M
 constexpr size_t kTxBufBytes = 256 * 1024;   // >= segments * stride for any super-packet that fits kMaxSegments
 constexpr size_t kCoalescerCapacity = 4096;  // decrypted packets per TUN flush
 constexpr int kMaxReadsPerWake = 64;         // fairness between TUN, UDP and the control socket
-constexpr uint64_t kTagTun = 1, kTagUdp = 2, kTagListen = 3, kTagStop = 4, kTagConn = 100;
+constexpr uint64_t kTagTun = 1, kTagUdp = 2, kTagListen = 3, kTagStop = 4, kTagCommand = 5, kTagConn = 100;
 
 Nanos MonotonicNow() { return MonotonicClock().now(); }
 
@@ -138,7 +141,16 @@ size_t SegmentIpLength(const VnetHdr& hdr, const uint8_t* p, size_t len) {
 struct Tunnel::Impl : DeviceSink {
   TunnelOptions options;
   std::string uapi_path;
-  UniqueFd tun, udp, listener, epoll, stop;
+  UniqueFd tun, udp, listener, epoll, stop, command;
+  // Configure() from another thread while Run() loops: the change is queued and applied by the loop thread, which
+  // alone touches the Device.
+  struct PendingChange {
+    const DeviceConfigChange* change;
+    std::promise<Status> done;
+  };
+  std::mutex command_mu;
+  std::deque<PendingChange*> commands;  // guarded by command_mu
+  bool looping = false;                 // guarded by command_mu
   uint16_t bound_port = 0;
   uint32_t bound_fwmark = 0;
   bool gro = false;
@@ -167,6 +179,9 @@ struct Tunnel::Impl : DeviceSink {
   }
 
   Status BindUdp(uint16_t port);
+  Status ApplyChange(const DeviceConfigChange& change);
+  void RunCommands();
+  void EndLoop();
   Status ApplySocketChanges();
   void AfterConfigChange(Nanos now);
   Status EpollAdd(int fd, uint64_t tag);
@@ -444,8 +459,11 @@ Result<std::unique_ptr<Tunnel>> Tunnel::Open(const TunnelOptions& options) {
 
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   impl->stop.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  impl->command.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->command.valid()) return ErrnoError("vpn: eventfd");
   if (!impl->epoll.valid() || !impl->stop.valid()) return ErrnoError("vpn: epoll/eventfd");
   CL_RETURN_IF_ERROR(impl->EpollAdd(impl->stop.get(), kTagStop));
+  CL_RETURN_IF_ERROR(impl->EpollAdd(impl->command.get(), kTagCommand));
 
   // The socket first: if another process serves this name, fail before touching the interface.
   if (::mkdir(options.uapi_dir.c_str(), 0755) < 0 && errno != EEXIST)
@@ -487,15 +505,48 @@ Tunnel::~Tunnel() {
   if (impl_ && impl_->listener.valid()) (void)::unlink(impl_->uapi_path.c_str());
 }
 
-Status Tunnel::Configure(const DeviceConfigChange& change) {
-  DeviceConfig next = impl_->config;
+// The live endpoints go into the model first: the change must not move a roamed peer back to its configured
+// address.
+Status Tunnel::Impl::ApplyChange(const DeviceConfigChange& change) {
+  device->FillStats(config);
+  DeviceConfig next = config;
   CL_RETURN_IF_ERROR(Apply(change, next));
-  impl_->config = std::move(next);
-  impl_->AfterConfigChange(MonotonicNow());
-  if (impl_->config.listen_port != impl_->bound_port) {
-    return Error("vpn: could not bind listen port " + std::to_string(impl_->config.listen_port));
-  }
+  config = std::move(next);
+  AfterConfigChange(MonotonicNow());
+  if (config.listen_port != bound_port)
+    return Error("vpn: could not bind listen port " + std::to_string(config.listen_port));
   return Status::Ok();
+}
+
+void Tunnel::Impl::RunCommands() {
+  uint64_t count = 0;
+  (void)!::read(command.get(), &count, sizeof count);
+  std::deque<PendingChange*> batch;
+  {
+    std::lock_guard lock(command_mu);
+    batch.swap(commands);
+  }
+  for (PendingChange* p : batch) p->done.set_value(ApplyChange(*p->change));
+}
+
+void Tunnel::Impl::EndLoop() {
+  std::lock_guard lock(command_mu);
+  looping = false;
+  for (PendingChange* p : commands) p->done.set_value(Error("vpn " + options.name + ": the tunnel stopped"));
+  commands.clear();
+}
+
+Status Tunnel::Configure(const DeviceConfigChange& change) {
+  Impl::PendingChange pending{&change, {}};
+  std::future<Status> done = pending.done.get_future();
+  {
+    std::lock_guard lock(impl_->command_mu);
+    if (!impl_->looping) return impl_->ApplyChange(change);  // not running: this thread owns the Device
+    impl_->commands.push_back(&pending);
+  }
+  const uint64_t one = 1;
+  (void)!::write(impl_->command.get(), &one, sizeof one);
+  return done.get();
 }
 
 uint16_t Tunnel::listen_port() const { return impl_->bound_port; }
@@ -508,6 +559,16 @@ void Tunnel::Stop() {
 }
 
 Status Tunnel::Run() {
+  {
+    std::lock_guard lock(impl_->command_mu);
+    impl_->looping = true;
+  }
+  Status status = Loop();
+  impl_->EndLoop();
+  return status;
+}
+
+Status Tunnel::Loop() {
   Impl& s = *impl_;
   std::array<epoll_event, 16> events;
   // Ticking and finding the next deadline walk every peer, so they run when a deadline is due, and at least every
@@ -528,6 +589,11 @@ Status Tunnel::Run() {
     for (int i = 0; i < n; ++i) {
       const uint64_t tag = events[i].data.u64;
       if (tag == kTagStop) return Status::Ok();
+      if (tag == kTagCommand) {
+        s.RunCommands();
+        next_tick = now;  // a change may have armed timers or added peers
+        continue;
+      }
       if (tag == kTagTun) {
         if (!s.HandleTun(now)) return Status::Ok();
       } else if (tag == kTagUdp) {

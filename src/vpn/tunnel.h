@@ -39,7 +39,8 @@ class Tunnel {
   static Result<std::unique_ptr<Tunnel>> Open(const TunnelOptions& options);
   ~Tunnel();  // removes the socket file
 
-  // Applies a configuration change (a wg-quick file's, or `wg setconf`'s) before or while running.
+  // Applies a configuration change (a wg-quick file's, or `wg setconf`'s) before or while running. Safe from any
+  // thread: while Run() loops, the change is handed to the loop's thread and this waits for its result.
   Status Configure(const DeviceConfigChange& change);
   uint16_t listen_port() const;
   const std::string& name() const;
@@ -53,6 +54,7 @@ class Tunnel {
  private:
   struct Impl;
   explicit Tunnel(std::unique_ptr<Impl> impl);
+  Status Loop();
   std::unique_ptr<Impl> impl_;
 };
 
