@@ -374,14 +374,9 @@ void Device::RunActions(Peer& peer, const TimerActions& actions, Nanos now, Devi
   }
   if (actions.handshake_gave_up) peer.staged.clear();
   if (actions.send_handshake_initiation) SendInitiation(peer, now, sink);
-  if (actions.send_keepalive) {
-    uint8_t msg[kTransportMinSize];
-    if (peer.endpoint && peer.keypairs.Seal(crypto_, ByteView(), now, msg).ok()) {
-      sink.SendDatagram(*peer.endpoint, msg);
-      peer.tx_bytes += sizeof msg;
-    } else {
-      RunActions(peer, peer.timers.request_handshake(now), now, sink);
-    }
+  // The timers already counted this keepalive as sent; without a session it becomes a handshake request.
+  if (actions.send_keepalive && !SendKeepalive(peer, now, sink)) {
+    RunActions(peer, peer.timers.request_handshake(now), now, sink);
   }
 }
 
@@ -399,12 +394,12 @@ void Device::SendInitiation(Peer& peer, Nanos now, DeviceSink& sink) {
   peer.tx_bytes += initiation->size();
 }
 
-void Device::SendKeepalive(Peer& peer, Nanos now, DeviceSink& sink) {
+bool Device::SendKeepalive(Peer& peer, Nanos now, DeviceSink& sink) {
   uint8_t msg[kTransportMinSize];
-  if (!peer.endpoint || !peer.keypairs.Seal(crypto_, ByteView(), now, msg).ok()) return;
+  if (!peer.endpoint || !peer.keypairs.Seal(crypto_, ByteView(), now, msg).ok()) return false;
   sink.SendDatagram(*peer.endpoint, msg);
   peer.tx_bytes += sizeof msg;
-  peer.timers.on_authenticated_packet_sent(now);
+  return true;
 }
 
 void Device::InstallSession(Peer& peer, Nanos now) {
@@ -553,7 +548,7 @@ Received Device::ReceiveResponse(uint8_t* msg, size_t len, const UdpEndpoint& fr
   ++counters_.handshakes_completed;
   // The responder can send only after it hears from us on the new session: staged data or a keepalive.
   if (peer->staged.empty()) {
-    SendKeepalive(*peer, now, sink);
+    if (SendKeepalive(*peer, now, sink)) peer->timers.on_authenticated_packet_sent(now);
   } else {
     FlushStaged(*peer, now, sink);
   }

@@ -162,7 +162,8 @@ class Device {
 
   void RunActions(Peer& peer, const TimerActions& actions, Nanos now, DeviceSink& sink);
   void SendInitiation(Peer& peer, Nanos now, DeviceSink& sink);
-  void SendKeepalive(Peer& peer, Nanos now, DeviceSink& sink);
+  // Seals and sends an empty transport message; false without a usable session or endpoint. Timers not told.
+  bool SendKeepalive(Peer& peer, Nanos now, DeviceSink& sink);
   void FlushStaged(Peer& peer, Nanos now, DeviceSink& sink);
   void InstallSession(Peer& peer, Nanos now);
   void Stage(Peer& peer, const uint8_t* ip_packet, size_t len);
