@@ -1,41 +1,11 @@
 // Path-compressed binary trie for the allowed-IPs table; see allowed_ips.h.
 #include "vpn/allowed_ips.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <bit>
 #include <string>
 
 namespace cloudlet::vpn {
-
-std::optional<IpAddress> ParseIpAddress(std::string_view text) {
-  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  const std::string copy(text);  // inet_pton wants a terminated string
-  IpAddress address;
-  const bool v6 = text.find(':') != std::string_view::npos;
-  address.family = v6 ? IpAddress::Family::kV6 : IpAddress::Family::kV4;
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, copy.c_str(), address.bytes.data()) != 1) return std::nullopt;
-  return address;
-}
-
-std::string FormatIpAddress(const IpAddress& address) {
-  char text[INET6_ADDRSTRLEN] = {};
-  const int family = address.family == IpAddress::Family::kV4 ? AF_INET : AF_INET6;
-  if (inet_ntop(family, address.bytes.data(), text, sizeof text) == nullptr) return "?";
-  return text;
-}
-
-std::string FormatIpPrefix(const IpPrefix& prefix) {
-  return FormatIpAddress(prefix.address) + "/" + std::to_string(prefix.length);
-}
-
-IpPrefix MaskedPrefix(IpPrefix prefix) {
-  for (int bit = prefix.length; bit < prefix.address.bit_width(); ++bit) {
-    prefix.address.bytes[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
-  }
-  return prefix;
-}
 
 namespace {
 

@@ -14,42 +14,20 @@
 #include <vector>
 
 #include "base/status.h"
+#include "net/ip_address.h"
 
 namespace cloudlet::vpn {
 
 // Identifies a peer within one interface; the table attaches no meaning to it.
 using PeerId = uint32_t;
 
-struct IpAddress {
-  enum class Family : uint8_t { kV4, kV6 };
-  Family family = Family::kV4;
-  std::array<uint8_t, 16> bytes{};  // network order; IPv4 uses bytes[0..3], the rest stay zero
-
-  static IpAddress V4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) { return {Family::kV4, {a, b, c, d}}; }
-  static IpAddress V4(uint32_t host_order) {
-    return V4(host_order >> 24, (host_order >> 16) & 0xff, (host_order >> 8) & 0xff, host_order & 0xff);
-  }
-  static IpAddress V6(const std::array<uint8_t, 16>& b) { return {Family::kV6, b}; }
-  int bit_width() const { return family == Family::kV4 ? 32 : 128; }
-  bool operator==(const IpAddress&) const = default;
-  // Spelled out rather than a defaulted <=>, which clang-tidy's modernize-use-nullptr misreads.
-  bool operator<(const IpAddress& o) const { return std::tie(family, bytes) < std::tie(o.family, o.bytes); }
-};
-
-struct IpPrefix {
-  IpAddress address;
-  uint8_t length = 0;
-  bool operator==(const IpPrefix&) const = default;
-  bool operator<(const IpPrefix& o) const { return std::tie(address, length) < std::tie(o.address, o.length); }
-};
-
-// Text forms, as inet_pton/inet_ntop read and write them: "10.0.0.1", "fd00::1" (no zone, no brackets).
-std::optional<IpAddress> ParseIpAddress(std::string_view text);
-std::string FormatIpAddress(const IpAddress& address);
-// "10.0.0.0/24", "fd00::/64": the address as stored (host bits are not masked here) and the length.
-std::string FormatIpPrefix(const IpPrefix& prefix);
-// The prefix with its host bits cleared (10.1.2.3/8 -> 10.0.0.0/8).
-IpPrefix MaskedPrefix(IpPrefix prefix);
+// The address types live in net/ (the router and firewall use them too).
+using cloudlet::FormatIpAddress;
+using cloudlet::FormatIpPrefix;
+using cloudlet::IpAddress;
+using cloudlet::IpPrefix;
+using cloudlet::MaskedPrefix;
+using cloudlet::ParseIpAddress;
 
 class AllowedIps {
  public:
