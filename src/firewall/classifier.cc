@@ -1,0 +1,532 @@
+// Aggregated bit vectors (Baboescu & Varghese, "Scalable packet classification", SIGCOMM 2001).
+//
+// Compile: for every field the rules' bounds cut the field's value space into elementary intervals; each interval
+// gets the bitset of rules matching any value in it (bit i = rule i; a rule that says "any" is in every interval).
+// Bitsets are deduplicated across all fields (most intervals share a handful) and stored sparsely: per bitset an
+// aggregate (bit j set iff 64-rule word j is nonzero) plus, per aggregate word, the offset of its nonzero words in
+// one contiguous pool. Lookup: find each constrained field's bitset (direct table for zones, family, proto and ICMP;
+// branchless binary search for ports and addresses, IPv4 as uint32, IPv6 as two big-endian uint64 halves), AND the
+// aggregates to find the candidate words in rule order, AND only those words across fields, and the lowest set bit
+// is the first matching rule. Fields no rule constrains are left out of the lookup entirely.
+//
+// Memory: realistic sets (mostly disjoint prefixes and ports) cost a few words per interval: ~1-2 MB at 10,000
+// rules. Worst case per ordered field: intervals <= 2 * (bounds) + 1 and each distinct bitset holds up to
+// rules/64 words; nesting is bounded (at most 33 IPv4 / 129 IPv6 prefixes contain a point), but one prefix shared by
+// thousands of scattered rules plus thousands of distinct host prefixes inside it makes every interval's bitset
+// distinct and dense: e.g. 10,000 rules -> ~20,000 intervals x 157 words x 8 B ~= 25 MB per address field, and at
+// kMaxRules with several prefixes per rule it grows to hundreds of MB. memory_bytes() reports the real figure.
+#include "firewall/classifier.h"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <unordered_map>
+
+namespace cloudlet::firewall {
+
+const char* ActionName(Action action) {
+  switch (action) {
+    case Action::kAccept:
+      return "accept";
+    case Action::kDrop:
+      return "drop";
+    case Action::kReject:
+      return "reject";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
+constexpr uint8_t kIcmp = 1;
+constexpr uint8_t kIcmpV6 = 58;
+
+bool IsPortProto(uint8_t proto) { return proto == kTcp || proto == kUdp; }
+bool IsIcmpProto(uint8_t proto) { return proto == kIcmp || proto == kIcmpV6; }
+
+IpAddress::Family KeyFamily(uint8_t family) { return family == 6 ? IpAddress::Family::kV6 : IpAddress::Family::kV4; }
+
+bool PrefixesMatch(const std::vector<IpPrefix>& prefixes, uint8_t key_family, const std::array<uint8_t, 16>& addr) {
+  if (prefixes.empty()) return true;
+  if (key_family != 4 && key_family != 6) return false;
+  const IpAddress address{KeyFamily(key_family), addr};
+  for (const IpPrefix& p : prefixes) {
+    if (p.length > p.address.bit_width()) continue;  // invalid; Compile rejects it
+    if (PrefixContains(p, address)) return true;
+  }
+  return false;
+}
+
+bool PortsMatch(const std::vector<PortRange>& ranges, uint16_t port) {
+  if (ranges.empty()) return true;
+  return std::any_of(ranges.begin(), ranges.end(), [&](const PortRange& r) { return r.lo <= port && port <= r.hi; });
+}
+
+bool ZonesMatch(const std::vector<ZoneId>& zones, ZoneId zone) {
+  return zones.empty() || std::find(zones.begin(), zones.end(), zone) != zones.end();
+}
+
+bool RuleMatches(const Rule& r, const ClassifyKey& k) {
+  if (!ZonesMatch(r.from_zones, k.from) || !ZonesMatch(r.to_zones, k.to)) return false;
+  if (r.family != 0 && r.family != k.family) return false;
+  if (!PrefixesMatch(r.src, k.family, k.src) || !PrefixesMatch(r.dst, k.family, k.dst)) return false;
+  if (r.proto != 0 && r.proto != k.proto) return false;
+  if (!r.sports.empty() || !r.dports.empty()) {
+    if (!IsPortProto(r.proto) || !IsPortProto(k.proto)) return false;
+    if (!PortsMatch(r.sports, k.sport) || !PortsMatch(r.dports, k.dport)) return false;
+  }
+  if (r.icmp_type >= 0 || r.icmp_code >= 0) {
+    if (!IsIcmpProto(r.proto) || !IsIcmpProto(k.proto)) return false;
+    if (r.icmp_type >= 0 && r.icmp_type != k.icmp_type) return false;
+    if (r.icmp_code >= 0 && r.icmp_code != k.icmp_code) return false;
+  }
+  return true;
+}
+
+std::string RuleError(size_t index, const std::string& what) { return "rule " + std::to_string(index) + ": " + what; }
+
+Status ValidateRule(size_t i, const Rule& r) {
+  if (r.family != 0 && r.family != 4 && r.family != 6) {
+    return Error(RuleError(i, "family " + std::to_string(r.family) + " is not 4 or 6 (or 0 for both)"));
+  }
+  bool families[2][2] = {};  // [src/dst][v4/v6]: which families the prefix lists allow
+  const std::vector<IpPrefix>* lists[2] = {&r.src, &r.dst};
+  for (int side = 0; side < 2; ++side) {
+    const char* name = side == 0 ? "src" : "dst";
+    for (const IpPrefix& p : *lists[side]) {
+      const bool v6 = p.address.family == IpAddress::Family::kV6;
+      if (p.length > p.address.bit_width()) {
+        return Error(RuleError(i, std::string(name) + " prefix length " + std::to_string(p.length) + " exceeds " +
+                                      std::to_string(p.address.bit_width()) + " bits"));
+      }
+      if (r.family != 0 && r.family != (v6 ? 6 : 4)) {
+        return Error(RuleError(i, std::string(name) + " prefix " + FormatIpPrefix(p) + " is IPv" + (v6 ? "6" : "4") +
+                                      " but the rule's family is " + std::to_string(r.family)));
+      }
+      families[side][v6 ? 1 : 0] = true;
+    }
+  }
+  if (!r.src.empty() && !r.dst.empty() && !(families[0][0] && families[1][0]) && !(families[0][1] && families[1][1])) {
+    return Error(RuleError(i, "src and dst prefixes share no address family"));
+  }
+  if ((!r.sports.empty() || !r.dports.empty()) && !IsPortProto(r.proto)) {
+    return Error(RuleError(i, "ports need proto tcp or udp"));
+  }
+  for (const auto* list : {&r.sports, &r.dports}) {
+    for (const PortRange& pr : *list) {
+      if (pr.lo > pr.hi) {
+        return Error(
+            RuleError(i, "port range " + std::to_string(pr.lo) + "-" + std::to_string(pr.hi) + " is empty (lo > hi)"));
+      }
+    }
+  }
+  if ((r.icmp_type >= 0 || r.icmp_code >= 0) && !IsIcmpProto(r.proto)) {
+    return Error(RuleError(i, "icmp type/code need proto icmp or icmpv6"));
+  }
+  if (r.icmp_type < -1 || r.icmp_type > 255) {
+    return Error(RuleError(i, "icmp type " + std::to_string(r.icmp_type) + " out of range 0-255 (-1: any)"));
+  }
+  if (r.icmp_code < -1 || r.icmp_code > 255) {
+    return Error(RuleError(i, "icmp code " + std::to_string(r.icmp_code) + " out of range 0-255 (-1: any)"));
+  }
+  return Status::Ok();
+}
+
+using U128 = unsigned __int128;
+
+uint32_t V4Value(const std::array<uint8_t, 16>& b) {
+  return uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
+}
+uint64_t Be64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+  return v;
+}
+U128 V6Value(const std::array<uint8_t, 16>& b) { return U128{Be64(b.data())} << 64 | Be64(b.data() + 8); }
+
+// [lo, hi] of a prefix in its family's value space (host bits ignored, as PrefixContains does).
+std::pair<U128, U128> PrefixInterval(const IpPrefix& p) {
+  const int width = p.address.bit_width();
+  const U128 v = width == 32 ? U128{V4Value(p.address.bytes)} : V6Value(p.address.bytes);
+  const int host = width - p.length;
+  const U128 host_mask = host == 0 ? 0 : (host == 128 ? ~U128{0} : (U128{1} << host) - 1);
+  return {v & ~host_mask, (v & ~host_mask) | host_mask};
+}
+
+struct Interval {
+  U128 lo, hi;
+  uint32_t rule;
+};
+
+struct AggEntry {
+  uint64_t agg;  // bit b set iff the bitset's word (64 * a + b) is nonzero
+  uint32_t off;  // pool index of the first nonzero word of this aggregate word
+  uint32_t pad = 0;
+};
+
+}  // namespace
+
+uint32_t ClassifyReference(const std::vector<Rule>& rules, const ClassifyKey& key) {
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (RuleMatches(rules[i], key)) return static_cast<uint32_t>(i);
+  }
+  return kNoMatch;
+}
+
+struct Classifier::Impl {
+  // Fields in lookup order: the usually most selective first, so the per-word AND stops early.
+  enum FieldId { kSrc, kDst, kDport, kSport, kProto, kFrom, kTo, kIcmpType, kIcmpCode, kFamily, kFieldCount };
+
+  struct DirectField {  // value -> bitset id; values >= size share the last entry
+    std::vector<uint32_t> ids;
+    uint32_t Find(uint32_t v) const { return ids[std::min<size_t>(v, ids.size() - 1)]; }
+  };
+  template <typename T>
+  struct RangeField {  // elementary intervals: starts[0] == 0, ascending; ids[i] covers [starts[i], starts[i+1])
+    std::vector<T> starts;
+    std::vector<uint32_t> ids;
+    uint32_t Find(T v) const {
+      const T* base = starts.data();
+      size_t n = starts.size();
+      while (n > 1) {  // branchless: last start <= v
+        const size_t half = n / 2;
+        base = base[half] <= v ? base + half : base;
+        n -= half;
+      }
+      return ids[base - starts.data()];
+    }
+  };
+  struct V6 {
+    uint64_t hi, lo;
+    bool operator<=(const V6& o) const { return hi < o.hi || (hi == o.hi && lo <= o.lo); }
+  };
+
+  size_t rule_count = 0;
+  uint32_t agg_words = 0;     // per bitset: ceil(words / 64), words = ceil(rules / 64)
+  std::vector<AggEntry> agg;  // [id * agg_words + a]
+  std::vector<uint64_t> pool;
+
+  DirectField from, to, family, proto, icmp_type, icmp_code;
+  RangeField<uint32_t> sport, dport, src4, dst4;
+  RangeField<V6> src6, dst6;
+  uint32_t src_other_id = 0, dst_other_id = 0;  // keys of neither family: only rules without prefixes
+  bool active[kFieldCount] = {};
+  uint8_t active_list[kFieldCount] = {};
+  uint8_t active_count = 0;
+
+  // Build state.
+  size_t words = 0;
+  std::unordered_multimap<uint64_t, uint32_t> dedup;
+
+  uint32_t Intern(const std::vector<uint64_t>& dense, uint64_t hash);
+  // Sweeps `intervals` (each a value range in [0, max] matching rule .rule; duplicates and overlaps allowed) plus the
+  // rules in `any_rules` (matching everything) and calls emit(start, bitset id) per elementary interval.
+  void Sweep(std::vector<Interval> intervals, const std::vector<uint32_t>& any_rules, U128 max,
+             const std::function<void(U128, uint32_t)>& emit);
+
+  void FindIds(const ClassifyKey& k, uint32_t* ids) const;
+  uint32_t Resolve(const uint32_t* ids) const;
+};
+
+uint32_t Classifier::Impl::Intern(const std::vector<uint64_t>& dense, uint64_t hash) {
+  auto [it, end] = dedup.equal_range(hash);
+  for (; it != end; ++it) {
+    const uint32_t id = it->second;
+    bool same = true;
+    for (size_t w = 0; w < words && same; ++w) {
+      const AggEntry& e = agg[id * agg_words + w / 64];
+      const uint64_t bit = uint64_t{1} << (w % 64);
+      const uint64_t stored = (e.agg & bit) ? pool[e.off + std::popcount(e.agg & (bit - 1))] : 0;
+      same = stored == dense[w];
+    }
+    if (same) return id;
+  }
+  const auto id = static_cast<uint32_t>(agg.size() / agg_words);
+  for (uint32_t a = 0; a < agg_words; ++a) {
+    AggEntry e{0, static_cast<uint32_t>(pool.size())};
+    for (size_t w = a * 64; w < std::min(words, size_t{a} * 64 + 64); ++w) {
+      if (dense[w] == 0) continue;
+      e.agg |= uint64_t{1} << (w % 64);
+      pool.push_back(dense[w]);
+    }
+    agg.push_back(e);
+  }
+  dedup.emplace(hash, id);
+  return id;
+}
+
+void Classifier::Impl::Sweep(std::vector<Interval> intervals, const std::vector<uint32_t>& any_rules, U128 max,
+                             const std::function<void(U128, uint32_t)>& emit) {
+  // Events: +1 at lo, -1 at hi + 1. Counts per rule, since one rule's ranges may overlap.
+  struct Event {
+    U128 at;
+    uint32_t rule;
+    int delta;
+  };
+  std::vector<Event> events;
+  events.reserve(intervals.size() * 2);
+  for (const Interval& iv : intervals) {
+    events.push_back({iv.lo, iv.rule, +1});
+    if (iv.hi != max) events.push_back({iv.hi + 1, iv.rule, -1});
+  }
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.at < b.at; });
+
+  // Zobrist-style hash, updated as rules enter and leave the current set.
+  auto rule_hash = [](uint32_t r) {
+    uint64_t x = r + 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  };
+  std::vector<uint64_t> dense(words, 0);
+  std::unordered_map<uint32_t, int> counts;
+  uint64_t hash = 0;
+  for (uint32_t r : any_rules) {
+    if (dense[r / 64] & (uint64_t{1} << (r % 64))) continue;
+    dense[r / 64] |= uint64_t{1} << (r % 64);
+    hash ^= rule_hash(r);
+  }
+  size_t e = 0;
+  U128 at = 0;
+  while (true) {
+    while (e < events.size() && events[e].at == at) {
+      const Event& ev = events[e++];
+      int& c = counts[ev.rule];
+      const int before = c;
+      c += ev.delta;
+      if ((before == 0) != (c == 0)) {  // membership changed
+        dense[ev.rule / 64] ^= uint64_t{1} << (ev.rule % 64);
+        hash ^= rule_hash(ev.rule);
+      }
+    }
+    emit(at, Intern(dense, hash));
+    if (e == events.size()) break;
+    at = events[e].at;
+  }
+}
+
+Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<Rule>& rules) {
+  if (rules.size() > kMaxRules) {
+    return Error("too many rules: " + std::to_string(rules.size()) + " (at most " + std::to_string(kMaxRules) + ")");
+  }
+  for (size_t i = 0; i < rules.size(); ++i) CL_RETURN_IF_ERROR(ValidateRule(i, rules[i]));
+
+  std::shared_ptr<Classifier> c(new Classifier());
+  c->impl_ = std::make_unique<Impl>();
+  Impl& m = *c->impl_;
+  m.rule_count = rules.size();
+  if (rules.empty()) return std::shared_ptr<const Classifier>(std::move(c));
+  m.words = (rules.size() + 63) / 64;
+  m.agg_words = static_cast<uint32_t>((m.words + 63) / 64);
+
+  auto build_direct = [&](Impl::DirectField& f, uint32_t domain_max, Impl::FieldId id, auto&& values_of) {
+    std::vector<Interval> ivs;
+    std::vector<uint32_t> any;
+    uint32_t top = 0;
+    for (uint32_t r = 0; r < rules.size(); ++r) {
+      const std::vector<uint32_t> vals = values_of(rules[r]);
+      if (vals.empty()) any.push_back(r);
+      for (uint32_t v : vals) {
+        ivs.push_back({v, v, r});
+        top = std::max(top, v);
+      }
+    }
+    m.active[id] = !ivs.empty();
+    // Table up to the largest value any rule names, plus one entry for everything above it.
+    const uint32_t size = std::min(domain_max, top + 1) + 1;
+    f.ids.assign(size, 0);
+    std::vector<std::pair<uint32_t, uint32_t>> starts;
+    m.Sweep(std::move(ivs), any, domain_max,
+            [&](U128 at, uint32_t bid) { starts.emplace_back(static_cast<uint32_t>(at), bid); });
+    size_t s = 0;
+    for (uint32_t v = 0; v < size; ++v) {
+      while (s + 1 < starts.size() && starts[s + 1].first <= v) ++s;
+      f.ids[v] = starts[s].second;
+    }
+  };
+  auto list = [](const std::vector<ZoneId>& zones) { return std::vector<uint32_t>(zones.begin(), zones.end()); };
+  build_direct(m.from, 0xffff, Impl::kFrom, [&](const Rule& r) { return list(r.from_zones); });
+  build_direct(m.to, 0xffff, Impl::kTo, [&](const Rule& r) { return list(r.to_zones); });
+  build_direct(m.family, 0xff, Impl::kFamily,
+               [](const Rule& r) { return r.family == 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{r.family}; });
+  build_direct(m.proto, 0xff, Impl::kProto,
+               [](const Rule& r) { return r.proto == 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{r.proto}; });
+  build_direct(m.icmp_type, 0xff, Impl::kIcmpType, [](const Rule& r) {
+    return r.icmp_type < 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{static_cast<uint32_t>(r.icmp_type)};
+  });
+  build_direct(m.icmp_code, 0xff, Impl::kIcmpCode, [](const Rule& r) {
+    return r.icmp_code < 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{static_cast<uint32_t>(r.icmp_code)};
+  });
+
+  auto build_ports = [&](Impl::RangeField<uint32_t>& f, Impl::FieldId id, auto member) {
+    std::vector<Interval> ivs;
+    std::vector<uint32_t> any;
+    for (uint32_t r = 0; r < rules.size(); ++r) {
+      const std::vector<PortRange>& ranges = rules[r].*member;
+      if (ranges.empty()) any.push_back(r);
+      for (const PortRange& pr : ranges) ivs.push_back({pr.lo, pr.hi, r});
+    }
+    m.active[id] = !ivs.empty();
+    m.Sweep(std::move(ivs), any, 0xffff, [&](U128 at, uint32_t bid) {
+      f.starts.push_back(static_cast<uint32_t>(at));
+      f.ids.push_back(bid);
+    });
+  };
+  build_ports(m.sport, Impl::kSport, &Rule::sports);
+  build_ports(m.dport, Impl::kDport, &Rule::dports);
+
+  auto build_addr = [&](Impl::RangeField<uint32_t>& f4, Impl::RangeField<Impl::V6>& f6, uint32_t& other_id,
+                        Impl::FieldId id, auto member) {
+    std::vector<Interval> ivs4, ivs6;
+    std::vector<uint32_t> any;
+    for (uint32_t r = 0; r < rules.size(); ++r) {
+      const std::vector<IpPrefix>& prefixes = rules[r].*member;
+      if (prefixes.empty()) any.push_back(r);
+      for (const IpPrefix& p : prefixes) {
+        auto [lo, hi] = PrefixInterval(p);
+        (p.address.family == IpAddress::Family::kV4 ? ivs4 : ivs6).push_back({lo, hi, r});
+      }
+    }
+    m.active[id] = !ivs4.empty() || !ivs6.empty();
+    m.Sweep(std::move(ivs4), any, 0xffffffffu, [&](U128 at, uint32_t bid) {
+      f4.starts.push_back(static_cast<uint32_t>(at));
+      f4.ids.push_back(bid);
+    });
+    m.Sweep(std::move(ivs6), any, ~U128{0}, [&](U128 at, uint32_t bid) {
+      f6.starts.push_back({static_cast<uint64_t>(at >> 64), static_cast<uint64_t>(at)});
+      f6.ids.push_back(bid);
+    });
+    m.Sweep({}, any, 0, [&](U128, uint32_t bid) { other_id = bid; });
+  };
+  build_addr(m.src4, m.src6, m.src_other_id, Impl::kSrc, &Rule::src);
+  build_addr(m.dst4, m.dst6, m.dst_other_id, Impl::kDst, &Rule::dst);
+
+  for (uint8_t f = 0; f < Impl::kFieldCount; ++f) {
+    if (m.active[f]) m.active_list[m.active_count++] = f;
+  }
+  m.dedup = {};
+  m.agg.shrink_to_fit();
+  m.pool.shrink_to_fit();
+  // Every field unconstrained: the all-rules bitset must still be consulted, so use the family field.
+  if (m.active_count == 0) m.active_list[m.active_count++] = Impl::kFamily;
+  return std::shared_ptr<const Classifier>(std::move(c));
+}
+
+void Classifier::Impl::FindIds(const ClassifyKey& k, uint32_t* ids) const {
+  for (uint8_t i = 0; i < active_count; ++i) {
+    uint32_t id = 0;
+    switch (active_list[i]) {
+      case kSrc:
+        id = k.family == 4   ? src4.Find(V4Value(k.src))
+             : k.family == 6 ? src6.Find(V6{Be64(k.src.data()), Be64(k.src.data() + 8)})
+                             : src_other_id;
+        break;
+      case kDst:
+        id = k.family == 4   ? dst4.Find(V4Value(k.dst))
+             : k.family == 6 ? dst6.Find(V6{Be64(k.dst.data()), Be64(k.dst.data() + 8)})
+                             : dst_other_id;
+        break;
+      case kDport:
+        id = dport.Find(k.dport);
+        break;
+      case kSport:
+        id = sport.Find(k.sport);
+        break;
+      case kProto:
+        id = proto.Find(k.proto);
+        break;
+      case kFrom:
+        id = from.Find(k.from);
+        break;
+      case kTo:
+        id = to.Find(k.to);
+        break;
+      case kIcmpType:
+        id = icmp_type.Find(k.icmp_type);
+        break;
+      case kIcmpCode:
+        id = icmp_code.Find(k.icmp_code);
+        break;
+      case kFamily:
+        id = family.Find(k.family);
+        break;
+      default:
+        break;
+    }
+    ids[i] = id * agg_words;  // index of the bitset's first AggEntry
+  }
+}
+
+uint32_t Classifier::Impl::Resolve(const uint32_t* ids) const {
+  const AggEntry* a = agg.data();
+  const uint64_t* p = pool.data();
+  const uint8_t n = active_count;
+  for (uint32_t w = 0; w < agg_words; ++w) {
+    uint64_t cand = ~uint64_t{0};
+    for (uint8_t f = 0; f < n; ++f) cand &= a[ids[f] + w].agg;
+    while (cand != 0) {
+      const int bit = std::countr_zero(cand);
+      const uint64_t below = (uint64_t{1} << bit) - 1;
+      uint64_t word = ~uint64_t{0};
+      for (uint8_t f = 0; f < n && word != 0; ++f) {
+        const AggEntry& e = a[ids[f] + w];
+        word &= p[e.off + std::popcount(e.agg & below)];
+      }
+      if (word != 0) return (w * 64 + bit) * 64 + std::countr_zero(word);
+      cand &= cand - 1;
+    }
+  }
+  return kNoMatch;
+}
+
+Classifier::Classifier() = default;
+Classifier::~Classifier() = default;
+
+uint32_t Classifier::classify(const ClassifyKey& key) const {
+  const Impl& m = *impl_;
+  if (m.rule_count == 0) return kNoMatch;
+  uint32_t ids[Impl::kFieldCount];
+  m.FindIds(key, ids);
+  return m.Resolve(ids);
+}
+
+void Classifier::classify_batch(const ClassifyKey* keys, size_t n, uint32_t* out) const {
+  const Impl& m = *impl_;
+  if (m.rule_count == 0) {
+    std::fill(out, out + n, kNoMatch);
+    return;
+  }
+  // Find every key's bitsets first and prefetch their aggregates, so the misses of a group overlap.
+  constexpr size_t kGroup = 8;
+  uint32_t ids[kGroup][Impl::kFieldCount];
+  for (size_t base = 0; base < n; base += kGroup) {
+    const size_t g = std::min(kGroup, n - base);
+    for (size_t i = 0; i < g; ++i) {
+      m.FindIds(keys[base + i], ids[i]);
+      for (uint8_t f = 0; f < m.active_count; ++f) __builtin_prefetch(&m.agg[ids[i][f]]);
+    }
+    for (size_t i = 0; i < g; ++i) out[base + i] = m.Resolve(ids[i]);
+  }
+}
+
+size_t Classifier::rule_count() const { return impl_->rule_count; }
+
+size_t Classifier::memory_bytes() const {
+  const Impl& m = *impl_;
+  size_t bytes =
+      sizeof(Classifier) + sizeof(Impl) + m.agg.capacity() * sizeof(AggEntry) + m.pool.capacity() * sizeof(uint64_t);
+  for (const auto* f : {&m.from, &m.to, &m.family, &m.proto, &m.icmp_type, &m.icmp_code}) {
+    bytes += f->ids.capacity() * sizeof(uint32_t);
+  }
+  for (const auto* f : {&m.sport, &m.dport, &m.src4, &m.dst4}) {
+    bytes += f->starts.capacity() * sizeof(uint32_t) + f->ids.capacity() * sizeof(uint32_t);
+  }
+  for (const auto* f : {&m.src6, &m.dst6}) {
+    bytes += f->starts.capacity() * sizeof(Impl::V6) + f->ids.capacity() * sizeof(uint32_t);
+  }
+  return bytes;
+}
+
+}  // namespace cloudlet::firewall
