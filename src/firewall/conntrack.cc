@@ -1,0 +1,438 @@
+// Connection table and per-protocol tracking (see conntrack.h). The TCP state table and the window check follow
+// net/netfilter/nf_conntrack_proto_tcp.c (tcp_conntracks, tcp_in_window) closely enough that its behaviour is the
+// reference; SACK blocks are not parsed (the check then uses the cumulative ACK, which is stricter, never looser).
+#include "firewall/conntrack.h"
+
+#include <algorithm>
+
+namespace cloudlet::firewall {
+namespace {
+
+constexpr uint8_t kTcpFlagWscale = 1;
+constexpr uint8_t kTcpFlagMaxAckSet = 2;
+constexpr uint32_t kMaxAckWinConst = 66000;
+
+inline bool Before(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+inline bool After(uint32_t a, uint32_t b) { return Before(b, a); }
+
+inline uint64_t Mum(uint64_t a, uint64_t b) {
+  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+// tcp_conntracks[dir][packet class][state]; kIV invalid, kIG ignore (accepted, no state change).
+constexpr uint8_t kNO = 0, kSS = 1, kSR = 2, kES = 3, kFW = 4, kCW = 5, kLA = 6, kTW = 7, kCL = 8, kS2 = 9, kIV = 10,
+                  kIG = 11;
+enum PacketClass { kSyn, kSynAck, kFin, kAck, kRst, kNoFlags };
+constexpr uint8_t kTcpTable[2][6][10] = {
+    {
+        // ORIGINAL  NO   SS   SR   ES   FW   CW   LA   TW   CL   S2
+        /*syn*/ {kSS, kSS, kIG, kIG, kIG, kIG, kIG, kSS, kSS, kS2},
+        /*synack*/ {kIV, kIV, kSR, kIV, kIV, kIV, kIV, kIV, kIV, kSR},
+        /*fin*/ {kIV, kIV, kFW, kFW, kLA, kLA, kLA, kTW, kCL, kIV},
+        /*ack*/ {kES, kIV, kES, kES, kCW, kCW, kTW, kTW, kCL, kIV},
+        /*rst*/ {kIV, kCL, kCL, kCL, kCL, kCL, kCL, kCL, kCL, kCL},
+        /*none*/ {kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV},
+    },
+    {
+        // REPLY     NO   SS   SR   ES   FW   CW   LA   TW   CL   S2
+        /*syn*/ {kIV, kS2, kIV, kIV, kIV, kIV, kIV, kSS, kIV, kS2},
+        /*synack*/ {kIV, kSR, kIG, kIG, kIG, kIG, kIG, kIG, kIG, kSR},
+        /*fin*/ {kIV, kIV, kFW, kFW, kLA, kLA, kLA, kTW, kCL, kIV},
+        /*ack*/ {kIV, kIG, kSR, kES, kCW, kCW, kTW, kTW, kCL, kIG},
+        /*rst*/ {kIV, kCL, kCL, kCL, kCL, kCL, kCL, kCL, kCL, kCL},
+        /*none*/ {kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV, kIV},
+    },
+};
+
+PacketClass ClassOf(uint8_t flags) {
+  if (flags & kTcpRst) return kRst;
+  if (flags & kTcpSyn) return (flags & kTcpAck) ? kSynAck : kSyn;
+  if (flags & kTcpFin) return kFin;
+  if (flags & kTcpAck) return kAck;
+  return kNoFlags;
+}
+
+Nanos TcpTimeout(const Timeouts& t, TcpState s) {
+  switch (s) {
+    case TcpState::kSynSent:
+    case TcpState::kSynSent2:
+      return t.tcp_syn_sent;
+    case TcpState::kSynRecv:
+      return t.tcp_syn_recv;
+    case TcpState::kEstablished:
+      return t.tcp_established;
+    case TcpState::kFinWait:
+      return t.tcp_fin_wait;
+    case TcpState::kCloseWait:
+      return t.tcp_close_wait;
+    case TcpState::kLastAck:
+      return t.tcp_last_ack;
+    case TcpState::kTimeWait:
+      return t.tcp_time_wait;
+    case TcpState::kClose:
+    case TcpState::kNone:
+      return t.tcp_close;
+  }
+  return t.tcp_close;
+}
+
+}  // namespace
+
+bool IsIcmpEcho(const L3Info& info, bool* request) {
+  if (info.proto == kIpProtoIcmp && info.family == 4) {
+    *request = info.icmp_type == kIcmpEchoRequest;
+    return info.icmp_type == kIcmpEchoRequest || info.icmp_type == kIcmpEchoReply;
+  }
+  if (info.proto == kIpProtoIcmpv6 && info.family == 6) {
+    *request = info.icmp_type == kIcmp6EchoRequest;
+    return info.icmp_type == kIcmp6EchoRequest || info.icmp_type == kIcmp6EchoReply;
+  }
+  *request = false;
+  return false;
+}
+
+CtTuple TupleFromInfo(const L3Info& info) {
+  CtTuple t;
+  t.src = info.src;
+  t.dst = info.dst;
+  t.family = info.family;
+  t.proto = info.proto;
+  bool request;
+  if (info.proto == kIpProtoTcp || info.proto == kIpProtoUdp || IsIcmpEcho(info, &request)) {
+    t.sport = info.sport;
+    t.dport = info.dport;
+  }
+  return t;
+}
+
+const char* TcpStateName(TcpState state) {
+  switch (state) {
+    case TcpState::kNone:
+      return "NONE";
+    case TcpState::kSynSent:
+      return "SYN_SENT";
+    case TcpState::kSynRecv:
+      return "SYN_RECV";
+    case TcpState::kEstablished:
+      return "ESTABLISHED";
+    case TcpState::kFinWait:
+      return "FIN_WAIT";
+    case TcpState::kCloseWait:
+      return "CLOSE_WAIT";
+    case TcpState::kLastAck:
+      return "LAST_ACK";
+    case TcpState::kTimeWait:
+      return "TIME_WAIT";
+    case TcpState::kClose:
+      return "CLOSE";
+    case TcpState::kSynSent2:
+      return "SYN_SENT2";
+  }
+  return "?";
+}
+
+Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
+    : timeouts_(config.timeouts), tcp_loose_(config.tcp_loose) {
+  // Expand the seed into independent keys (splitmix64).
+  uint64_t x = seed;
+  for (auto& k : key_) {
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    k = (z ^ (z >> 31)) | 1;
+  }
+  const size_t max = std::max<size_t>(config.max_connections, 1);
+  conns_.resize(max);
+  free_.reserve(max);
+  for (size_t i = max; i-- > 0;) free_.push_back(static_cast<uint32_t>(i));
+  // Two tuples per connection at a load factor of at most 1/2 keeps linear probes short.
+  size_t cap = 16;
+  while (cap < 4 * max) cap <<= 1;
+  slots_.resize(cap);
+  mask_ = static_cast<uint32_t>(cap - 1);
+}
+
+uint64_t Conntrack::Hash(const CtTuple& t) const {
+  uint64_t w[5];
+  std::memcpy(w, &t, sizeof(w));
+  const uint64_t h = Mum(w[0] ^ key_[0], w[1] ^ key_[1]) ^ Mum(w[2] ^ key_[2], w[3] ^ key_[3]);
+  return Mum(h ^ key_[6], Mum(w[4] ^ key_[4], key_[5]));
+}
+
+void Conntrack::Insert(const CtTuple& tuple, uint32_t ref) {
+  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
+  uint32_t i = h & mask_;
+  while (slots_[i].ref != 0) i = (i + 1) & mask_;
+  slots_[i] = {h, ref};
+}
+
+void Conntrack::Erase(const CtTuple& tuple, uint32_t ref) {
+  uint32_t i = static_cast<uint32_t>(Hash(tuple)) & mask_;
+  while (slots_[i].ref != ref) {
+    if (slots_[i].ref == 0) return;  // not present (cannot happen for a live connection)
+    i = (i + 1) & mask_;
+  }
+  // Backward-shift deletion: no tombstones, so probe lengths never degrade.
+  uint32_t j = i;
+  for (;;) {
+    j = (j + 1) & mask_;
+    if (slots_[j].ref == 0) break;
+    const uint32_t home = slots_[j].hash & mask_;
+    if (((j - home) & mask_) >= ((j - i) & mask_)) {
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  slots_[i] = {};
+}
+
+uint32_t Conntrack::Find(const CtTuple& tuple, Nanos now, bool* reply) {
+  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
+  for (uint32_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Slot& s = slots_[i];
+    if (s.ref == 0) return kNoConn;
+    if (s.hash != h) continue;
+    const uint32_t conn = (s.ref - 1) >> 1;
+    const bool dir = (s.ref - 1) & 1;
+    if (!(conns_[conn].tuple[dir] == tuple)) continue;
+    if (conns_[conn].expires <= now) {
+      Remove(conn);
+      ++expired;
+      return kNoConn;
+    }
+    *reply = dir;
+    return conn;
+  }
+}
+
+bool Conntrack::Contains(const CtTuple& tuple) const {
+  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
+  for (uint32_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Slot& s = slots_[i];
+    if (s.ref == 0) return false;
+    if (s.hash == h && conns_[(s.ref - 1) >> 1].tuple[(s.ref - 1) & 1] == tuple) return true;
+  }
+}
+
+bool Conntrack::CanStart(const L3Info& info) const {
+  if (!info.has_l4) return false;
+  if (info.proto == kIpProtoTcp) {
+    if (info.tcp_flags & kTcpRst) return false;
+    if (tcp_loose_) return true;
+    return (info.tcp_flags & (kTcpSyn | kTcpAck | kTcpFin)) == kTcpSyn;
+  }
+  bool request;
+  if (IsIcmpEcho(info, &request)) return request;
+  if (info.proto == kIpProtoIcmp || info.proto == kIpProtoIcmpv6) return false;  // errors / informational: untracked
+  return true;
+}
+
+void Conntrack::LruLink(uint32_t conn) {
+  Connection& c = conns_[conn];
+  if (c.in_lru) return;
+  c.in_lru = true;
+  c.lru_next = kNoConn;
+  c.lru_prev = lru_tail_;
+  if (lru_tail_ != kNoConn) {
+    conns_[lru_tail_].lru_next = conn;
+  } else {
+    lru_head_ = conn;
+  }
+  lru_tail_ = conn;
+}
+
+void Conntrack::LruUnlink(uint32_t conn) {
+  Connection& c = conns_[conn];
+  if (!c.in_lru) return;
+  c.in_lru = false;
+  if (c.lru_prev != kNoConn) {
+    conns_[c.lru_prev].lru_next = c.lru_next;
+  } else {
+    lru_head_ = c.lru_next;
+  }
+  if (c.lru_next != kNoConn) {
+    conns_[c.lru_next].lru_prev = c.lru_prev;
+  } else {
+    lru_tail_ = c.lru_prev;
+  }
+  c.lru_prev = c.lru_next = kNoConn;
+}
+
+uint32_t Conntrack::Create(const CtTuple& original, const CtTuple& reply, Nanos now) {
+  if (free_.empty()) {
+    if (lru_head_ == kNoConn) {
+      ++table_full;
+      return kNoConn;
+    }
+    Remove(lru_head_);
+    ++evicted;
+  }
+  const uint32_t conn = free_.back();
+  free_.pop_back();
+  Connection& c = conns_[conn];
+  c = Connection{};
+  c.tuple[0] = original;
+  c.tuple[1] = reply;
+  c.in_use = true;
+  c.expires = now + timeouts_.generic;
+  const CtTuple rev = original.Reversed();
+  c.snat = !(reply.dst == rev.dst) || reply.dport != rev.dport;
+  c.dnat = !(reply.src == rev.src) || reply.sport != rev.sport;
+  Insert(original, (conn << 1) + 1);
+  Insert(reply, (conn << 1 | 1) + 1);
+  LruLink(conn);
+  ++size_;
+  return conn;
+}
+
+void Conntrack::Remove(uint32_t conn) {
+  Connection& c = conns_[conn];
+  if (!c.in_use) return;
+  Erase(c.tuple[0], (conn << 1) + 1);
+  Erase(c.tuple[1], (conn << 1 | 1) + 1);
+  LruUnlink(conn);
+  c.in_use = false;
+  free_.push_back(conn);
+  --size_;
+}
+
+void Conntrack::Expire(Nanos now, size_t budget) {
+  const size_t n = conns_.size();
+  budget = std::min(budget, n);
+  for (size_t k = 0; k < budget; ++k) {
+    if (cursor_ >= n) cursor_ = 0;
+    const uint32_t conn = static_cast<uint32_t>(cursor_++);
+    if (conns_[conn].in_use && conns_[conn].expires <= now) {
+      Remove(conn);
+      ++expired;
+    }
+  }
+}
+
+TrackResult Conntrack::Track(uint32_t conn, bool reply, const L3Info& info, Nanos now) {
+  Connection& c = conns_[conn];
+  TrackResult r = TrackResult::kOk;
+  if (c.tuple[0].proto == kIpProtoTcp) {
+    r = TrackTcp(c, reply, info, now);
+    if (r != TrackResult::kOk) return r;
+  } else {
+    if (reply && !c.replied) {
+      c.replied = true;
+      c.assured = true;
+      LruUnlink(conn);
+    }
+    Nanos timeout = timeouts_.generic;
+    if (c.tuple[0].proto == kIpProtoUdp) {
+      timeout = c.replied ? timeouts_.udp_stream : timeouts_.udp;
+    } else if (c.tuple[0].proto == kIpProtoIcmp || c.tuple[0].proto == kIpProtoIcmpv6) {
+      timeout = timeouts_.icmp;
+    }
+    c.expires = now + timeout;
+  }
+  // TCP: assured once established; closing connections become evictable again.
+  if (c.tuple[0].proto == kIpProtoTcp) {
+    if (c.tcp_state == TcpState::kEstablished && !c.assured) c.assured = true;
+    const bool closing = c.tcp_state == TcpState::kTimeWait || c.tcp_state == TcpState::kClose;
+    if (c.assured && !closing) {
+      LruUnlink(conn);
+    } else if (closing) {
+      LruLink(conn);
+    }
+  }
+  c.packets[reply] += 1;
+  c.bytes[reply] += info.ip_len;
+  return TrackResult::kOk;
+}
+
+TrackResult Conntrack::TrackTcp(Connection& c, bool reply, const L3Info& info, Nanos now) {
+  if (!info.has_l4) return TrackResult::kInvalid;
+  const PacketClass cls = ClassOf(info.tcp_flags);
+  const TcpState old = c.tcp_state;
+  const uint8_t next = kTcpTable[reply][cls][static_cast<uint8_t>(old)];
+  if (next == kIV) return TrackResult::kInvalid;
+  if (next == kIG) return TrackResult::kOk;  // e.g. a retransmitted SYN-ACK: let the endpoints sort it out
+  if (!reply && cls == kSyn && (old == TcpState::kTimeWait || old == TcpState::kClose)) return TrackResult::kReopen;
+  if (cls == kRst && old == TcpState::kSynSent && reply) {
+    // A RST answering our SYN must acknowledge it exactly.
+    if (!(info.tcp_flags & kTcpAck) || info.tcp_ack != c.tcp[0].end) return TrackResult::kInvalid;
+  } else if (!TcpInWindow(c, reply, info)) {
+    return TrackResult::kInvalid;
+  }
+  TcpState state = static_cast<TcpState>(next);
+  // A SYN_RECV completed by the initiator's ACK is the moment the handshake is done.
+  c.tcp_state = state;
+  c.expires = now + TcpTimeout(timeouts_, state);
+  return TrackResult::kOk;
+}
+
+bool Conntrack::TcpInWindow(Connection& c, bool reply, const L3Info& info) {
+  TcpDirection& s = c.tcp[reply];
+  TcpDirection& r = c.tcp[!reply];
+  const uint8_t f = info.tcp_flags;
+  const bool syn = f & kTcpSyn;
+  const bool has_ack = f & kTcpAck;
+  uint32_t seq = info.tcp_seq;
+  uint32_t ack = info.tcp_ack;
+  uint32_t win = info.tcp_window;
+  // l4_payload_len covers a whole GSO super-frame: the end is the last byte of its last segment.
+  uint32_t end = seq + info.l4_payload_len + (syn ? 1 : 0) + ((f & kTcpFin) ? 1 : 0);
+
+  if (s.maxwin == 0) {
+    if (syn) {
+      s.end = s.maxend = end;
+      s.maxwin = std::max<uint32_t>(win, 1);
+      if (info.tcp_wscale != 0xff) {
+        s.scale = std::min<uint8_t>(info.tcp_wscale, 14);
+        s.flags |= kTcpFlagWscale;
+      }
+      if (!has_ack) return true;  // the initial SYN: nothing to check it against yet
+      // SYN-ACK: scaling holds only if both SYNs offered it.
+      if (!((s.flags & kTcpFlagWscale) && (r.flags & kTcpFlagWscale))) s.scale = r.scale = 0;
+    } else {
+      // Picked up mid-stream (tcp_loose).
+      s.end = end;
+      s.maxwin = std::max<uint32_t>(win << s.scale, 1);
+      s.maxend = end + s.maxwin;
+      if (r.maxwin == 0) r.end = r.maxend = ack;
+    }
+  } else if (syn && !has_ack && !reply && c.tcp_state == TcpState::kSynSent) {
+    // Retransmitted SYN, possibly with a new ISN.
+    s.end = s.maxend = end;
+    s.maxwin = std::max<uint32_t>(win, 1);
+    return true;
+  }
+
+  if (!has_ack) {
+    ack = r.end;
+  } else if ((f & kTcpRst) && ack == 0) {
+    ack = r.end;
+  }
+  if ((f & kTcpRst) && seq == 0 && c.tcp_state == TcpState::kSynSent) seq = end = s.end;
+
+  const uint32_t maxackwin = std::max(s.maxwin, kMaxAckWinConst);
+  const bool ok = Before(seq, s.maxend + 1) && After(end, s.end - r.maxwin - 1) && Before(ack, r.end + 1) &&
+                  After(ack, r.end - maxackwin - 1);
+  if (!ok) return false;
+
+  if (!syn) win <<= s.scale;
+  if (s.maxwin < win) s.maxwin = win;
+  if (After(end, s.end)) s.end = end;
+  if (has_ack) {
+    if (!(s.flags & kTcpFlagMaxAckSet)) {
+      s.maxack = ack;
+      s.flags |= kTcpFlagMaxAckSet;
+    } else if (After(ack, s.maxack)) {
+      s.maxack = ack;
+    }
+  }
+  if (r.maxwin != 0 && After(end, s.maxend)) r.maxwin += end - s.maxend;
+  if (After(ack + win, r.maxend - 1)) {
+    r.maxend = ack + win;
+    if (win == 0) r.maxend++;
+  }
+  return true;
+}
+
+}  // namespace cloudlet::firewall

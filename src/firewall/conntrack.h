@@ -1,0 +1,146 @@
+// The connection table: a fixed array of connections (preallocated to max_connections, nothing allocated per packet)
+// indexed by an open-addressing hash of both tuples (the original one, as the initiator sent it, and the reply one, as
+// replies arrive, which differs from the reversed original under NAT). The hash is keyed with a random secret per
+// table, so a sender cannot aim collisions at one bucket. Per-protocol state follows nf_conntrack: TCP's state machine
+// and window tracking (tcp_in_window), UDP unreplied/stream, ICMP echo, a generic timeout for the rest.
+// Bounded: when full, the oldest evictable connection (not assured, or TCP already closing) goes; assured ones are
+// never pushed out by new flows.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "base/clock.h"
+#include "firewall/classifier.h"
+#include "firewall/firewall.h"
+#include "net/l3.h"
+
+namespace cloudlet::firewall {
+
+// Hashed and compared as 40 raw bytes (the padding is always zero).
+struct CtTuple {
+  std::array<uint8_t, 16> src{};
+  std::array<uint8_t, 16> dst{};
+  uint16_t sport = 0;  // host order; ICMP echo: the identifier in both
+  uint16_t dport = 0;
+  uint8_t family = 0;
+  uint8_t proto = 0;
+  uint16_t pad = 0;
+  bool operator==(const CtTuple& o) const { return std::memcmp(this, &o, sizeof(CtTuple)) == 0; }
+  CtTuple Reversed() const {
+    CtTuple r = *this;
+    r.src = dst;
+    r.dst = src;
+    r.sport = dport;
+    r.dport = sport;
+    return r;
+  }
+};
+static_assert(sizeof(CtTuple) == 40);
+
+// The tuple of a parsed packet (has_l4 must be set). ICMP other than echo carries ports 0.
+CtTuple TupleFromInfo(const L3Info& info);
+bool IsIcmpEcho(const L3Info& info, bool* request);
+
+enum class TcpState : uint8_t {
+  kNone,
+  kSynSent,
+  kSynRecv,
+  kEstablished,
+  kFinWait,
+  kCloseWait,
+  kLastAck,
+  kTimeWait,
+  kClose,
+  kSynSent2,  // simultaneous open
+};
+const char* TcpStateName(TcpState state);
+
+// One direction's view for window tracking (nf_conntrack's ip_ct_tcp_state).
+struct TcpDirection {
+  uint32_t end = 0;     // highest seq + len sent
+  uint32_t maxend = 0;  // highest ack + window the other side advertised
+  uint32_t maxwin = 0;  // largest window seen from this side
+  uint32_t maxack = 0;
+  uint8_t scale = 0;
+  uint8_t flags = 0;  // kTcpFlagWscale, kTcpFlagMaxAckSet
+};
+
+inline constexpr uint32_t kNoConn = 0xffffffff;
+
+struct Connection {
+  CtTuple tuple[2];  // [0] original, [1] reply as it arrives
+  Nanos expires = 0;
+  uint64_t packets[2] = {0, 0};
+  uint64_t bytes[2] = {0, 0};
+  TcpDirection tcp[2];
+  uint32_t rule = kNoMatch;
+  uint32_t lru_prev = kNoConn, lru_next = kNoConn;
+  ZoneId from = 0, to = 0;
+  TcpState tcp_state = TcpState::kNone;
+  bool in_use = false;
+  bool assured = false;  // seen both ways (TCP: handshake completed)
+  bool replied = false;
+  bool in_lru = false;   // in the evictable list
+  bool snat = false;     // tuple[1].dst/dport differ from tuple[0].src/sport
+  bool dnat = false;     // tuple[1].src/sport differ from tuple[0].dst/dport
+};
+
+enum class TrackResult : uint8_t { kOk, kInvalid, kReopen };
+
+class Conntrack {
+ public:
+  Conntrack(const ConntrackConfig& config, uint64_t seed);
+
+  // The connection with `tuple` as its original (*reply = false) or reply tuple, or kNoConn. An expired connection is
+  // removed here and not found.
+  uint32_t Find(const CtTuple& tuple, Nanos now, bool* reply);
+  bool Contains(const CtTuple& tuple) const;
+  // Whether this packet may start a connection (TCP: a SYN without ACK unless loose; ICMP: an echo request).
+  bool CanStart(const L3Info& info) const;
+  // Inserts a connection (both tuples must be absent). Evicts the oldest evictable one when full; kNoConn (counted in
+  // table_full) when nothing is evictable.
+  uint32_t Create(const CtTuple& original, const CtTuple& reply, Nanos now);
+  // Per-protocol state for one packet of connection `conn` in direction `reply`; counts it on success.
+  TrackResult Track(uint32_t conn, bool reply, const L3Info& info, Nanos now);
+  void Remove(uint32_t conn);
+  // Checks up to `budget` slots from a cursor, removing expired connections.
+  void Expire(Nanos now, size_t budget);
+
+  Connection& at(uint32_t conn) { return conns_[conn]; }
+  const Connection& at(uint32_t conn) const { return conns_[conn]; }
+  size_t size() const { return size_; }
+  size_t capacity() const { return conns_.size(); }
+  uint64_t Hash(const CtTuple& tuple) const;
+
+  uint64_t evicted = 0;
+  uint64_t table_full = 0;
+  uint64_t expired = 0;
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;  // low 32 bits of the tuple's hash (home = hash & mask_)
+    uint32_t ref = 0;   // 0: empty; else (conn << 1 | dir) + 1
+  };
+  void Insert(const CtTuple& tuple, uint32_t ref);
+  void Erase(const CtTuple& tuple, uint32_t ref);
+  TrackResult TrackTcp(Connection& c, bool reply, const L3Info& info, Nanos now);
+  bool TcpInWindow(Connection& c, bool reply, const L3Info& info);
+  void LruLink(uint32_t conn);
+  void LruUnlink(uint32_t conn);
+
+  Timeouts timeouts_;
+  bool tcp_loose_;
+  std::array<uint64_t, 7> key_;
+  std::vector<Connection> conns_;
+  std::vector<uint32_t> free_;
+  std::vector<Slot> slots_;
+  uint32_t mask_ = 0;
+  size_t size_ = 0;
+  size_t cursor_ = 0;
+  uint32_t lru_head_ = kNoConn, lru_tail_ = kNoConn;
+};
+
+}  // namespace cloudlet::firewall
