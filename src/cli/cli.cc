@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/firewall.h"
 #include "cli/vpn.h"
 #include "control/daemon.h"
 
@@ -24,6 +25,8 @@ constexpr const char* kFooter = R"(Examples:
   ip netns exec a1 ping -c1 10.10.0.2      endpoints are network namespaces
   cloudlet status                          switches, ports, VLANs, learned MACs, counters
   cloudlet status --format json            the same, for scripts
+  cloudlet firewall rules                  firewall rules with hit counters (routers: see docs/CONFIG.md)
+  cloudlet firewall trace --from web --to db --proto tcp --dport 80    which rule decides
   cloudlet down examples/quickstart.yaml   remove what that file's `up` created, and nothing else
 
 Exit status: 0 ok, 1 runtime failure (e.g. daemon not running), 2 bad input or usage.
@@ -94,6 +97,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   VpnArgs vpn_args;
   CLI::App* vpn = AddVpnCommands(app, vpn_args);
+  FirewallArgs firewall_args;
+  CLI::App* firewall = AddFirewallCommands(app, firewall_args);
 
   try {
     app.parse(argc, argv);
@@ -113,6 +118,10 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (status->parsed()) return RunStatusCommand(socket_path, format, out, err);
   if (validate->parsed()) return RunValidateCommand(file, check_host, out, err);
   if (vpn->parsed()) return RunVpnCommand(vpn_args, out, err);
+  if (firewall->parsed()) {
+    firewall_args.socket_path = socket_path;
+    return RunFirewallCommand(firewall_args, out, err);
+  }
   err << "cloudlet: no command given; run `cloudlet --help`\n";
   return kExitBadInput;
 }

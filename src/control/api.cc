@@ -40,7 +40,7 @@ HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std
     const char* method;
   };
   static constexpr Route kRoutes[] = {
-      {"/v1/health", "GET"}, {"/v1/status", "GET"}, {"/v1/up", "POST"}, {"/v1/down", "POST"}};
+      {"/v1/health", "GET"}, {"/v1/status", "GET"}, {"/v1/up", "POST"}, {"/v1/down", "POST"}, {"/v1/firewall", "POST"}};
   const Route* route = nullptr;
   for (const auto& r : kRoutes) {
     if (path == r.path) route = &r;
@@ -55,6 +55,15 @@ HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std
   auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return ErrorReply(400, "request body is not valid JSON");
   if (!json.is_object()) return ErrorReply(400, "request body must be a JSON object");
+  if (path == "/v1/firewall") {
+    auto query = json.find("query");
+    if (query == json.end() || !query->is_string()) return ErrorReply(400, "\"query\" must be a string");
+    if (json.contains("project")) {
+      auto project = ProjectField(json);
+      if (!project.ok()) return ErrorReply(400, project.error().message());
+    }
+    return backend.Firewall(json);
+  }
   auto project = ProjectField(json);
   if (!project.ok()) return ErrorReply(400, project.error().message());
   if (path == "/v1/down") return backend.Down(*project);

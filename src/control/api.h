@@ -5,6 +5,7 @@
 //   GET  /v1/status                                   -> the status JSON (switches, endpoints)
 //   POST /v1/up   {"project": ABS_PATH, "config": {...}} -> {"changes":[...]}
 //   POST /v1/down {"project": ABS_PATH}               -> {"changes":[...]}
+//   POST /v1/firewall {"query": "rules"|"connections"|"trace", "project"?: ABS_PATH, ...} -> see RouterSet::Query
 // Errors are {"error":"..."} with a 4xx/5xx code. Request bodies are bounded (413 beyond the limit), must be JSON
 // objects (400 otherwise) and are checked field by field before the backend sees them.
 #pragma once
@@ -36,6 +37,11 @@ class ApiBackend {
   virtual HttpReply StatusReply() = 0;
   virtual HttpReply Up(const std::string& project, const nlohmann::json& config) = 0;
   virtual HttpReply Down(const std::string& project) = 0;
+  // `request` is a checked JSON object with a string "query".
+  virtual HttpReply Firewall(const nlohmann::json& request) {
+    (void)request;
+    return ErrorReply(404, "this daemon has no firewall");
+  }
 };
 
 // Routing and request checks, independent of the transport (unit-tested directly and through the server).

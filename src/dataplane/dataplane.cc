@@ -24,6 +24,8 @@ Result<std::unique_ptr<Port>> OpenKernelPort(const PortSpec& spec) {
       if (!port.ok()) return port.error();
       return std::unique_ptr<Port>(std::move(port).value());
     }
+    case PortKind::kRouter:
+      break;  // needs the control plane's opener
   }
   return Error("port '" + spec.config.name + "': unknown port kind");
 }
@@ -51,10 +53,14 @@ Status Validate(const DataplaneSpec& spec) {
     VlanSwitch scratch(sw.config);
     for (const PortSpec& port : sw.ports) {
       if (port.config.name.empty()) return Error(where + ": port without a name");
-      if (port.ifname.empty()) return Error(where + " port '" + port.config.name + "': no interface name");
+      const bool needs_ifname = port.kind != PortKind::kRouter;
+      if (needs_ifname && port.ifname.empty()) {
+        return Error(where + " port '" + port.config.name + "': no interface name");
+      }
       auto id = scratch.add_port(port.config);
       if (!id.ok()) return id.error();
       const std::string user = where + " port '" + port.config.name + "'";
+      if (port.ifname.empty()) continue;
       auto [it, inserted] = interface_users.emplace(port.ifname, user);
       if (!inserted) return Error(user + ": interface " + port.ifname + " is already used by " + it->second);
     }
@@ -120,7 +126,8 @@ Status Dataplane::apply(const DataplaneSpec& spec) {
           if (p.config.name == port.config.name) old = &p;
         }
       }
-      if (old != nullptr && old->kind == port.kind && old->ifname == port.ifname) {
+      if (old != nullptr && old->kind == port.kind && old->ifname == port.ifname &&
+          old->instance == port.instance) {
         if (!SamePortConfig(old->config, port.config)) plan.change.updated.push_back(port);
         continue;
       }

@@ -19,12 +19,15 @@ namespace cloudlet {
 enum class PortKind : uint8_t {
   kAfPacket,  // an existing kernel interface (veth end, host NIC) attached with AF_PACKET
   kTap,       // a TAP device the port creates and owns (VMs; the kernel side may be moved into a namespace)
+  kRouter,    // cloudlet's router (router/router_port.h); ifname is its uplink interface ("" = none). Opened by the
+              // control plane's PortOpener, which knows the router it stands for (`instance`).
 };
 
 struct PortSpec {
   PortConfig config;  // config.name is the logical port name, unique within the switch
   PortKind kind = PortKind::kAfPacket;
   std::string ifname;  // kernel interface to attach to (AF_PACKET) or to create (TAP)
+  std::string instance;  // kRouter: which router (a change re-creates the port); "" otherwise
 };
 
 struct SwitchSpec {
