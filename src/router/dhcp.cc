@@ -94,6 +94,10 @@ Status WriteAll(int fd, const std::string& data, const std::string& what) {
   return Status::Ok();
 }
 
+Error ReservationError(const MacAddr& mac, const IpAddress& addr, const std::string& why) {
+  return Error("dhcp: reservation " + mac.to_string() + " -> " + FormatIpAddress(addr) + " " + why);
+}
+
 }  // namespace
 
 // The parsed fields of one BOOTREQUEST that the server acts on.
@@ -141,13 +145,12 @@ Status DhcpServer::Validate(const DhcpConfig& c) {
   if (c.mtu != 0 && (c.mtu < 68 || c.mtu > 65535)) return Error("dhcp: MTU must be 68 to 65535 (or 0 for none)");
   for (size_t i = 0; i < c.reservations.size(); ++i) {
     const auto& [mac, addr] = c.reservations[i];
-    const std::string what = "dhcp: reservation " + mac.to_string() + " -> " + FormatIpAddress(addr);
-    if (!v4(addr) || !PrefixContains(c.subnet, addr)) return Error(what + " is outside subnet " + sub);
-    if (addr == c.server) return Error(what + " is the server's own address");
-    if (mac.is_multicast() || mac.is_zero()) return Error(what + ": not a unicast MAC");
+    if (!v4(addr) || !PrefixContains(c.subnet, addr)) return ReservationError(mac, addr, "is outside subnet " + sub);
+    if (addr == c.server) return ReservationError(mac, addr, "is the server's own address");
+    if (mac.is_multicast() || mac.is_zero()) return ReservationError(mac, addr, "has a MAC that is not unicast");
     for (size_t j = 0; j < i; ++j) {
-      if (c.reservations[j].first == mac) return Error(what + ": MAC reserved twice");
-      if (c.reservations[j].second == addr) return Error(what + ": address reserved twice");
+      if (c.reservations[j].first == mac) return ReservationError(mac, addr, "repeats a reserved MAC");
+      if (c.reservations[j].second == addr) return ReservationError(mac, addr, "repeats a reserved address");
     }
   }
   return Status::Ok();
@@ -258,6 +261,8 @@ size_t DhcpServer::Drop() {
 }
 
 size_t DhcpServer::handle(const uint8_t* msg, size_t len, uint8_t* out, size_t cap, DhcpReplyTo* to) {
+  DhcpReplyTo unused;
+  if (to == nullptr) to = &unused;
   if (!valid_ || msg == nullptr || len < kOptions || len > kMaxDhcpMessage) return Drop();
   if (msg[kOp] != 1 || msg[kHtype] != 1 || msg[kHlen] != 6) return Drop();  // BOOTREQUEST over Ethernet only
   if (Load32(msg + kCookie) != kMagicCookie) return Drop();
@@ -495,6 +500,10 @@ void DhcpServer::Save() {
       if (::fsync(fd.get()) != 0) return ErrnoError("fsync " + tmp);
     }
     if (::rename(tmp.c_str(), lease_file_.c_str()) != 0) return ErrnoError("rename " + tmp + " to " + lease_file_);
+    const size_t slash = lease_file_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : lease_file_.substr(0, slash);
+    UniqueFd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d.valid()) (void)::fsync(d.get());  // makes the rename durable; best effort
     return Status::Ok();
   }();
   if (!save_status_.ok()) spdlog::warn("dhcp: {}", save_status_.message());

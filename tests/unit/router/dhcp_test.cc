@@ -95,7 +95,7 @@ class DhcpTest : public ::testing::Test {
     char tmpl[] = "/tmp/dhcp_test.XXXXXX";
     const char* d = mkdtemp(tmpl);
     EXPECT_NE(d, nullptr);
-    dirs_.push_back(d);
+    dirs_.emplace_back(d);
     return d;
   }
   void TearDown() override {
@@ -401,7 +401,7 @@ TEST_F(DhcpTest, CorruptLeaseFileIsAnErrorAndLeftInPlace) {
 TEST_F(DhcpTest, MalformedInputsAreDroppedAndCounted) {
   const std::vector<uint8_t> good = Msg{.type = kDiscover}.Bytes();
   std::vector<std::vector<uint8_t>> bad;
-  bad.push_back({});                                                      // empty
+  bad.emplace_back();                                                     // empty
   bad.emplace_back(good.begin(), good.begin() + 239);                     // shorter than header + cookie
   bad.push_back(good), bad.back()[236] = 0;                               // bad cookie
   bad.push_back(good), bad.back()[1] = 6;                                 // htype not Ethernet
