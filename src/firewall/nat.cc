@@ -1,6 +1,7 @@
 // Masquerade port allocation, port forward matching and NAT rewrites (see nat.h).
 #include "firewall/nat.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace cloudlet::firewall {
@@ -144,6 +145,8 @@ void ApplyNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const Connection
 
 void ApplyNatIcmpError(uint8_t* data, size_t len, L3Info& outer, L3Info& inner, const VnetHdr& vnet,
                        const Connection& c, bool reply) {
+  // The quote ends where the outer IP packet does (trailing frame bytes are not part of it).
+  len = std::min<size_t>(len, static_cast<size_t>(outer.l3_offset) + outer.ip_len);
   if (outer.l4_offset + 4 > len) return;
   const CtTuple& o = c.tuple[0];
   const CtTuple& r = c.tuple[1];
