@@ -160,12 +160,6 @@ struct Interval {
   uint32_t rule;
 };
 
-struct AggEntry {
-  uint64_t agg;  // bit b set iff the bitset's word (64 * a + b) is nonzero
-  uint32_t off;  // pool index of the first nonzero word of this aggregate word
-  uint32_t pad = 0;
-};
-
 }  // namespace
 
 uint32_t ClassifyReference(const std::vector<Rule>& rules, const ClassifyKey& key) {
@@ -204,14 +198,20 @@ struct Classifier::Impl {
   };
 
   size_t rule_count = 0;
-  uint32_t agg_words = 0;     // per bitset: ceil(words / 64), words = ceil(rules / 64)
-  std::vector<AggEntry> agg;  // [id * agg_words + a]
+  uint32_t agg_words = 0;  // per bitset: ceil(words / 64), words = ceil(rules / 64)
+  // Bitset `id`: aggregate words agg[id * agg_words + a] (bit b set iff rule word 64 * a + b is nonzero), whose
+  // nonzero words are pool[base[id]...] in order.
+  std::vector<uint64_t> agg;
+  std::vector<uint32_t> base;
   std::vector<uint64_t> pool;
+  // Per field, the rules that say "any" there. Kept out of the per-interval bitsets (a field matches specific | wild)
+  // because copying them into every interval is what makes plain ABV tables large.
+  uint32_t wild[kFieldCount] = {};
 
   DirectField from, to, family, proto, icmp_type, icmp_code;
   RangeField<uint32_t> sport, dport, src4, dst4;
   RangeField<V6> src6, dst6;
-  uint32_t src_other_id = 0, dst_other_id = 0;  // keys of neither family: only rules without prefixes
+  uint32_t empty_id = 0;  // keys of neither family: no specific rule matches their address
   bool active[kFieldCount] = {};
   uint8_t active_list[kFieldCount] = {};
   uint8_t active_count = 0;
@@ -221,10 +221,10 @@ struct Classifier::Impl {
   std::unordered_multimap<uint64_t, uint32_t> dedup;
 
   uint32_t Intern(const std::vector<uint64_t>& dense, uint64_t hash);
-  // Sweeps `intervals` (each a value range in [0, max] matching rule .rule; duplicates and overlaps allowed) plus the
-  // rules in `any_rules` (matching everything) and calls emit(start, bitset id) per elementary interval.
-  void Sweep(std::vector<Interval> intervals, const std::vector<uint32_t>& any_rules, U128 max,
-             const std::function<void(U128, uint32_t)>& emit);
+  // Sweeps `intervals` (each a value range in [0, max] matching rule .rule; duplicates and overlaps allowed) and
+  // calls emit(start, bitset id) per elementary interval.
+  void Sweep(std::vector<Interval> intervals, U128 max, const std::function<void(U128, uint32_t)>& emit);
+  uint32_t InternRules(const std::vector<uint32_t>& rules);
 
   void FindIds(const ClassifyKey& k, uint32_t* ids) const;
   uint32_t Resolve(const uint32_t* ids) const;
@@ -236,28 +236,39 @@ uint32_t Classifier::Impl::Intern(const std::vector<uint64_t>& dense, uint64_t h
     const uint32_t id = it->second;
     bool same = true;
     for (size_t w = 0; w < words && same; ++w) {
-      const AggEntry& e = agg[id * agg_words + w / 64];
+      const uint64_t* a = &agg[size_t{id} * agg_words];
+      size_t rank = base[id];
+      for (size_t j = 0; j < w / 64; ++j) rank += std::popcount(a[j]);
       const uint64_t bit = uint64_t{1} << (w % 64);
-      const uint64_t stored = (e.agg & bit) ? pool[e.off + std::popcount(e.agg & (bit - 1))] : 0;
+      const uint64_t stored = (a[w / 64] & bit) ? pool[rank + std::popcount(a[w / 64] & (bit - 1))] : 0;
       same = stored == dense[w];
     }
     if (same) return id;
   }
-  const auto id = static_cast<uint32_t>(agg.size() / agg_words);
+  const auto id = static_cast<uint32_t>(base.size());
+  base.push_back(static_cast<uint32_t>(pool.size()));
   for (uint32_t a = 0; a < agg_words; ++a) {
-    AggEntry e{0, static_cast<uint32_t>(pool.size())};
-    for (size_t w = a * 64; w < std::min(words, size_t{a} * 64 + 64); ++w) {
+    uint64_t aw = 0;
+    for (size_t w = size_t{a} * 64; w < std::min(words, size_t{a} * 64 + 64); ++w) {
       if (dense[w] == 0) continue;
-      e.agg |= uint64_t{1} << (w % 64);
+      aw |= uint64_t{1} << (w % 64);
       pool.push_back(dense[w]);
     }
-    agg.push_back(e);
+    agg.push_back(aw);
   }
   dedup.emplace(hash, id);
   return id;
 }
 
-void Classifier::Impl::Sweep(std::vector<Interval> intervals, const std::vector<uint32_t>& any_rules, U128 max,
+uint32_t Classifier::Impl::InternRules(const std::vector<uint32_t>& rules) {
+  std::vector<Interval> all;
+  for (uint32_t r : rules) all.push_back({0, 0, r});
+  uint32_t id = 0;
+  Sweep(std::move(all), 0, [&](U128, uint32_t bid) { id = bid; });
+  return id;
+}
+
+void Classifier::Impl::Sweep(std::vector<Interval> intervals, U128 max,
                              const std::function<void(U128, uint32_t)>& emit) {
   // Events: +1 at lo, -1 at hi + 1. Counts per rule, since one rule's ranges may overlap.
   struct Event {
@@ -283,11 +294,6 @@ void Classifier::Impl::Sweep(std::vector<Interval> intervals, const std::vector<
   std::vector<uint64_t> dense(words, 0);
   std::unordered_map<uint32_t, int> counts;
   uint64_t hash = 0;
-  for (uint32_t r : any_rules) {
-    if (dense[r / 64] & (uint64_t{1} << (r % 64))) continue;
-    dense[r / 64] |= uint64_t{1} << (r % 64);
-    hash ^= rule_hash(r);
-  }
   size_t e = 0;
   U128 at = 0;
   while (true) {
@@ -334,11 +340,12 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
       }
     }
     m.active[id] = !ivs.empty();
+    m.wild[id] = m.InternRules(any);
     // Table up to the largest value any rule names, plus one entry for everything above it.
     const uint32_t size = std::min(domain_max, top + 1) + 1;
     f.ids.assign(size, 0);
     std::vector<std::pair<uint32_t, uint32_t>> starts;
-    m.Sweep(std::move(ivs), any, domain_max,
+    m.Sweep(std::move(ivs), domain_max,
             [&](U128 at, uint32_t bid) { starts.emplace_back(static_cast<uint32_t>(at), bid); });
     size_t s = 0;
     for (uint32_t v = 0; v < size; ++v) {
@@ -369,7 +376,8 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
       for (const PortRange& pr : ranges) ivs.push_back({pr.lo, pr.hi, r});
     }
     m.active[id] = !ivs.empty();
-    m.Sweep(std::move(ivs), any, 0xffff, [&](U128 at, uint32_t bid) {
+    m.wild[id] = m.InternRules(any);
+    m.Sweep(std::move(ivs), 0xffff, [&](U128 at, uint32_t bid) {
       f.starts.push_back(static_cast<uint32_t>(at));
       f.ids.push_back(bid);
     });
@@ -377,8 +385,8 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
   build_ports(m.sport, Impl::kSport, &Rule::sports);
   build_ports(m.dport, Impl::kDport, &Rule::dports);
 
-  auto build_addr = [&](Impl::RangeField<uint32_t>& f4, Impl::RangeField<Impl::V6>& f6, uint32_t& other_id,
-                        Impl::FieldId id, auto member) {
+  m.empty_id = m.InternRules({});
+  auto build_addr = [&](Impl::RangeField<uint32_t>& f4, Impl::RangeField<Impl::V6>& f6, Impl::FieldId id, auto member) {
     std::vector<Interval> ivs4, ivs6;
     std::vector<uint32_t> any;
     for (uint32_t r = 0; r < rules.size(); ++r) {
@@ -390,24 +398,25 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
       }
     }
     m.active[id] = !ivs4.empty() || !ivs6.empty();
-    m.Sweep(std::move(ivs4), any, 0xffffffffu, [&](U128 at, uint32_t bid) {
+    m.wild[id] = m.InternRules(any);
+    m.Sweep(std::move(ivs4), 0xffffffffu, [&](U128 at, uint32_t bid) {
       f4.starts.push_back(static_cast<uint32_t>(at));
       f4.ids.push_back(bid);
     });
-    m.Sweep(std::move(ivs6), any, ~U128{0}, [&](U128 at, uint32_t bid) {
+    m.Sweep(std::move(ivs6), ~U128{0}, [&](U128 at, uint32_t bid) {
       f6.starts.push_back({static_cast<uint64_t>(at >> 64), static_cast<uint64_t>(at)});
       f6.ids.push_back(bid);
     });
-    m.Sweep({}, any, 0, [&](U128, uint32_t bid) { other_id = bid; });
   };
-  build_addr(m.src4, m.src6, m.src_other_id, Impl::kSrc, &Rule::src);
-  build_addr(m.dst4, m.dst6, m.dst_other_id, Impl::kDst, &Rule::dst);
+  build_addr(m.src4, m.src6, Impl::kSrc, &Rule::src);
+  build_addr(m.dst4, m.dst6, Impl::kDst, &Rule::dst);
 
   for (uint8_t f = 0; f < Impl::kFieldCount; ++f) {
     if (m.active[f]) m.active_list[m.active_count++] = f;
   }
   m.dedup = {};
   m.agg.shrink_to_fit();
+  m.base.shrink_to_fit();
   m.pool.shrink_to_fit();
   // Every field unconstrained: the all-rules bitset must still be consulted, so use the family field.
   if (m.active_count == 0) m.active_list[m.active_count++] = Impl::kFamily;
@@ -421,12 +430,12 @@ void Classifier::Impl::FindIds(const ClassifyKey& k, uint32_t* ids) const {
       case kSrc:
         id = k.family == 4   ? src4.Find(V4Value(k.src))
              : k.family == 6 ? src6.Find(V6{Be64(k.src.data()), Be64(k.src.data() + 8)})
-                             : src_other_id;
+                             : empty_id;
         break;
       case kDst:
         id = k.family == 4   ? dst4.Find(V4Value(k.dst))
              : k.family == 6 ? dst6.Find(V6{Be64(k.dst.data()), Be64(k.dst.data() + 8)})
-                             : dst_other_id;
+                             : empty_id;
         break;
       case kDport:
         id = dport.Find(k.dport);
@@ -455,27 +464,42 @@ void Classifier::Impl::FindIds(const ClassifyKey& k, uint32_t* ids) const {
       default:
         break;
     }
-    ids[i] = id * agg_words;  // index of the bitset's first AggEntry
+    ids[i] = id;
   }
 }
 
 uint32_t Classifier::Impl::Resolve(const uint32_t* ids) const {
-  const AggEntry* a = agg.data();
-  const uint64_t* p = pool.data();
   const uint8_t n = active_count;
-  for (uint32_t w = 0; w < agg_words; ++w) {
+  const uint64_t* spec_agg[kFieldCount];
+  const uint64_t* wild_agg[kFieldCount];
+  size_t spec_off[kFieldCount], wild_off[kFieldCount];  // pool index of the current aggregate word's first word
+  for (uint8_t f = 0; f < n; ++f) {
+    const uint32_t w = wild[active_list[f]];
+    spec_agg[f] = &agg[size_t{ids[f]} * agg_words];
+    wild_agg[f] = &agg[size_t{w} * agg_words];
+    spec_off[f] = base[ids[f]];
+    wild_off[f] = base[w];
+  }
+  const uint64_t* p = pool.data();
+  for (uint32_t a = 0; a < agg_words; ++a) {
     uint64_t cand = ~uint64_t{0};
-    for (uint8_t f = 0; f < n; ++f) cand &= a[ids[f] + w].agg;
+    for (uint8_t f = 0; f < n; ++f) cand &= spec_agg[f][a] | wild_agg[f][a];
     while (cand != 0) {
       const int bit = std::countr_zero(cand);
       const uint64_t below = (uint64_t{1} << bit) - 1;
       uint64_t word = ~uint64_t{0};
       for (uint8_t f = 0; f < n && word != 0; ++f) {
-        const AggEntry& e = a[ids[f] + w];
-        word &= p[e.off + std::popcount(e.agg & below)];
+        const uint64_t sa = spec_agg[f][a], wa = wild_agg[f][a];
+        const uint64_t sw = (sa >> bit) & 1 ? p[spec_off[f] + std::popcount(sa & below)] : 0;
+        const uint64_t ww = (wa >> bit) & 1 ? p[wild_off[f] + std::popcount(wa & below)] : 0;
+        word &= sw | ww;
       }
-      if (word != 0) return (w * 64 + bit) * 64 + std::countr_zero(word);
+      if (word != 0) return (a * 64 + bit) * 64 + std::countr_zero(word);
       cand &= cand - 1;
+    }
+    for (uint8_t f = 0; f < n; ++f) {
+      spec_off[f] += std::popcount(spec_agg[f][a]);
+      wild_off[f] += std::popcount(wild_agg[f][a]);
     }
   }
   return kNoMatch;
@@ -505,7 +529,7 @@ void Classifier::classify_batch(const ClassifyKey* keys, size_t n, uint32_t* out
     const size_t g = std::min(kGroup, n - base);
     for (size_t i = 0; i < g; ++i) {
       m.FindIds(keys[base + i], ids[i]);
-      for (uint8_t f = 0; f < m.active_count; ++f) __builtin_prefetch(&m.agg[ids[i][f]]);
+      for (uint8_t f = 0; f < m.active_count; ++f) __builtin_prefetch(&m.agg[size_t{ids[i][f]} * m.agg_words]);
     }
     for (size_t i = 0; i < g; ++i) out[base + i] = m.Resolve(ids[i]);
   }
@@ -515,8 +539,8 @@ size_t Classifier::rule_count() const { return impl_->rule_count; }
 
 size_t Classifier::memory_bytes() const {
   const Impl& m = *impl_;
-  size_t bytes =
-      sizeof(Classifier) + sizeof(Impl) + m.agg.capacity() * sizeof(AggEntry) + m.pool.capacity() * sizeof(uint64_t);
+  size_t bytes = sizeof(Classifier) + sizeof(Impl) + m.agg.capacity() * sizeof(uint64_t) +
+                 m.base.capacity() * sizeof(uint32_t) + m.pool.capacity() * sizeof(uint64_t);
   for (const auto* f : {&m.from, &m.to, &m.family, &m.proto, &m.icmp_type, &m.icmp_code}) {
     bytes += f->ids.capacity() * sizeof(uint32_t);
   }
