@@ -12,8 +12,9 @@ router_require_support() {
 }
 
 # probe_install: writes $E2E_TMP/probe.py.
-#   probe.py serve --tcp P,P.. --udp P,P.. [--family 4|6]   TCP listeners that accept and close, UDP echo; prints
-#                                                            "ready" once bound, then runs until killed.
+#   probe.py serve --tcp P,P.. --udp P,P.. [--family 4|6] [--hold]   TCP listeners that accept and close (--hold:
+#                                    keep connections open and echo what they receive), UDP echo; prints "ready" once
+#                                    bound, then runs until killed.
 #   probe.py run CASEFILE [--timeout S]   one line per case "ID PROTO SRC DST PORT" (PROTO tcp|udp|icmp; PORT ignored
 #                                         for icmp), all at once in threads; prints "ID VERDICT DETAIL" per case, with
 #                                         VERDICT accept (connected / echoed / ping answered), reject (refused or an
@@ -33,10 +34,11 @@ def parse_ports(s):
     return [int(p) for p in s.split(",") if p]
 
 def serve(args):
-    tcp, udp, fam = [], [], socket.AF_INET
+    tcp, udp, fam, hold, held = [], [], socket.AF_INET, False, []
     i = 0
     while i < len(args):
-        if args[i] == "--tcp": tcp = parse_ports(args[i + 1])
+        if args[i] == "--hold": hold = True; i -= 1  # keep accepted connections open (until the peer closes)
+        elif args[i] == "--tcp": tcp = parse_ports(args[i + 1])
         elif args[i] == "--udp": udp = parse_ports(args[i + 1])
         elif args[i] == "--family": fam = socket.AF_INET6 if args[i + 1] == "6" else socket.AF_INET
         i += 2
@@ -60,7 +62,13 @@ def serve(args):
             s = key.fileobj
             try:
                 if key.data == "tcp":
-                    c, _ = s.accept(); c.close()
+                    c, _ = s.accept()
+                    if hold: c.setblocking(False); sel.register(c, selectors.EVENT_READ, "conn")
+                    else: c.close()
+                elif key.data == "conn":
+                    data = s.recv(65536)
+                    if data: s.send(data)  # echo, so a long-lived connection can exchange lines
+                    else: sel.unregister(s); s.close()
                 else:
                     data, anc, _, addr = s.recvmsg(2048, 256)
                     s.sendmsg([data], [(lvl, typ, pktinfo_reply(lvl, d)) for lvl, typ, d in anc
@@ -132,12 +140,52 @@ case "\$1" in
   deconfig) ip addr flush dev "\$interface" scope global 2>/dev/null; echo "deconfig" >>"\$log" ;;
   bound|renew)
     ip addr flush dev "\$interface" scope global 2>/dev/null
-    ip addr add "\$ip/\$mask" dev "\$interface"
+    ip addr add "\$ip/\${mask:-\${subnet:-32}}" dev "\$interface"  # busybox 1.35 exports only the dotted \$subnet
     for r in \$router; do ip route replace default via "\$r" dev "\$interface"; break; done
-    echo "\$1 \$ip/\$mask \$router lease=\$lease serverid=\$serverid dns=\$dns" >>"\$log" ;;
+    echo "\$1 \$ip/\${mask:-\${subnet:-32}} \$router lease=\$lease serverid=\$serverid dns=\$dns" >>"\$log" ;;
   *) echo "\$1" >>"\$log" ;;
 esac
 exit 0
 EOF
   chmod 755 "$E2E_TMP/udhcpc.sh"
+}
+
+# probe_one NS PROTO SRC DST PORT [TIMEOUT]: one probe.py case from NS; prints "VERDICT DETAIL".
+probe_one() {
+  local ns=$1 proto=$2 src=$3 dst=$4 port=$5 t=${6:-1}
+  echo "x $proto $src $dst $port" >"$E2E_TMP/one.case"
+  timeout $((${t%.*} + 15)) ip netns exec "$ns" "$PYTHON" "$E2E_TMP/probe.py" run "$E2E_TMP/one.case" --timeout "$t" |
+    awk '{print $2, $3}'
+}
+
+# tcp_check_port NS_SRV LISTEN_PORT NS_CLI DST DST_PORT [BYTES]: like ns_tcp_check, on chosen ports, and the client may
+# dial another address than the one the server listens on (a port forward): BYTES (default 1 MiB) of random data
+# from NS_CLI to DST:DST_PORT must arrive intact at a listener on LISTEN_PORT in NS_SRV. Bounded to ~15 s.
+tcp_check_port() {
+  local ns_srv=$1 lport=$2 ns_cli=$3 dst=$4 dport=$5 bytes=${6:-1048576} srv_pid rc=0 f
+  f="$E2E_TMP/tcpc.$lport.$RANDOM"
+  head -c "$bytes" /dev/urandom >"$f.send"
+  timeout 15 ip netns exec "$ns_srv" nc -l -n -w 10 "$lport" >"$f.recv" 2>/dev/null &
+  srv_pid=$!
+  if ! wait_for "ip netns exec '$ns_srv' ss -Htln 'sport = :$lport' | grep -q ." 5; then
+    e2e_kill_pid "$srv_pid" 1
+    e2e_log "tcp_check_port: listener on port $lport in $ns_srv did not start"
+    return 1
+  fi
+  timeout 12 ip netns exec "$ns_cli" nc -n -N -w 10 "$dst" "$dport" <"$f.send" >/dev/null 2>&1 || rc=1
+  wait_for "! kill -0 $srv_pid" 5 || true
+  e2e_kill_pid "$srv_pid" 1
+  if [[ $rc -ne 0 ]] || ! cmp -s "$f.send" "$f.recv"; then
+    e2e_log "tcp_check_port: $ns_cli -> $dst:$dport (listener :$lport in $ns_srv): sent $bytes bytes, received $(stat -c %s "$f.recv" 2>/dev/null || echo 0)"
+    rc=1
+  fi
+  rm -f "$f.send" "$f.recv"
+  return $rc
+}
+
+# fw_json SUBCOMMAND ARGS...: `cloudlet firewall SUBCOMMAND ... --format json` against this run's daemon.
+fw_json() {
+  local sub=$1
+  shift
+  cl firewall "$sub" "$@" --format json
 }

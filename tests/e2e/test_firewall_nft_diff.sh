@@ -303,7 +303,7 @@ EOF
   cat "$E2E_TMP/firewall.yaml"
 } >"$cfg"
 cloudlet_own "$cfg" "endpoint:$ew:$ew" "endpoint:$ed:$ed" "endpoint:$eo:$eo"
-cloudlet_daemon_start
+cloudlet_daemon_start "$E2E_TMP/cloudlet.sock" "$E2E_TMP/state" "$E2E_TMP/daemon.log"
 cl up "$cfg" >"$E2E_TMP/up.out" 2>&1 || { cat "$E2E_TMP/up.out" "$cfg" >&2; fail "cloudlet up failed"; }
 cloudlet_down_at_exit "$cfg"
 # Every address resolves its gateway once, so the router knows all neighbours before the timed cases.
