@@ -692,6 +692,10 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
     handle_local(in, p, info, out);
     return;
   }
+  if (LoadMac48(p.data) != f.mac) {
+    counters.not_for_us++;  // link-layer broadcast / multicast is never forwarded (Linux: PACKET_HOST only)
+    return;
+  }
   if (NotForwardable(dst) || IsV6LinkLocal(src)) {
     counters.not_routable++;
     return;

@@ -656,3 +656,31 @@ TEST_F(RouterTest, ReconfigureKeepsNeighborsOfInterfacesThatStay) {
 
 }  // namespace
 }  // namespace cloudlet::router
+
+namespace cloudlet::router {
+namespace {
+
+TEST_F(RouterTest, BroadcastFramesAreNotForwarded) {
+  Learn(1, Ip("10.0.20.5"), kHostB, Ip("10.0.20.1"));
+  EXPECT_TRUE(
+      Send(0, Ip4(kHostA, MacAddr::Broadcast(), Ip("10.0.10.5"), Ip("10.0.20.5"), kIpProtoUdp, Udp(1, 2))).empty());
+  EXPECT_EQ(router_->counters().forwarded, 0u);
+  EXPECT_EQ(router_->counters().not_for_us, 1u);
+}
+
+TEST_F(RouterTest, IcmpErrorsAreRateLimited) {
+  size_t errors = 0;
+  for (int i = 0; i < 200; ++i) {
+    errors += Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.20.5"), kIpProtoUdp, Udp(1, 2), 1), kSecond).size();
+  }
+  EXPECT_GT(errors, 0u);
+  EXPECT_LT(errors, 100u);
+  EXPECT_EQ(router_->counters().icmp_errors_sent + router_->counters().icmp_rate_limited, 200u);
+  // The bucket refills with time.
+  EXPECT_EQ(
+      Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.20.5"), kIpProtoUdp, Udp(1, 2), 1), 3 * kSecond).size(),
+      1u);
+}
+
+}  // namespace
+}  // namespace cloudlet::router
