@@ -1,20 +1,24 @@
 // Aggregated bit vectors (Baboescu & Varghese, "Scalable packet classification", SIGCOMM 2001).
 //
 // Compile: for every field the rules' bounds cut the field's value space into elementary intervals; each interval
-// gets the bitset of rules matching any value in it (bit i = rule i; a rule that says "any" is in every interval).
-// Bitsets are deduplicated across all fields (most intervals share a handful) and stored sparsely: per bitset an
-// aggregate (bit j set iff 64-rule word j is nonzero) plus, per aggregate word, the offset of its nonzero words in
-// one contiguous pool. Lookup: find each constrained field's bitset (direct table for zones, family, proto and ICMP;
-// branchless binary search for ports and addresses, IPv4 as uint32, IPv6 as two big-endian uint64 halves), AND the
-// aggregates to find the candidate words in rule order, AND only those words across fields, and the lowest set bit
-// is the first matching rule. Fields no rule constrains are left out of the lookup entirely.
+// gets the bitset of rules naming a value in it (bit i = rule i). Rules that say "any" in a field are one separate
+// wildcard bitset per field, ORed in at lookup, rather than copied into every interval: a few hundred ICMP rules
+// without ports would otherwise add ~150 words to each of thousands of port intervals. Bitsets are deduplicated
+// across all fields and stored sparsely: per bitset an aggregate (bit j set iff 64-rule word j is nonzero) and a
+// base index of its nonzero words, in order, in one contiguous pool.
 //
-// Memory: realistic sets (mostly disjoint prefixes and ports) cost a few words per interval: ~1-2 MB at 10,000
-// rules. Worst case per ordered field: intervals <= 2 * (bounds) + 1 and each distinct bitset holds up to
-// rules/64 words; nesting is bounded (at most 33 IPv4 / 129 IPv6 prefixes contain a point), but one prefix shared by
-// thousands of scattered rules plus thousands of distinct host prefixes inside it makes every interval's bitset
-// distinct and dense: e.g. 10,000 rules -> ~20,000 intervals x 157 words x 8 B ~= 25 MB per address field, and at
-// kMaxRules with several prefixes per rule it grows to hundreds of MB. memory_bytes() reports the real figure.
+// Lookup (no allocation): find each constrained field's bitset (direct table for zones, family, proto and ICMP;
+// branchless binary search for ports and addresses, IPv4 as uint32 narrowed by a table on the top 16 bits, IPv6 as
+// two big-endian uint64 halves); AND the fields' (specific | wildcard) aggregates to find candidate words in rule
+// order; AND only those words across fields; the lowest set bit is the first matching rule. Fields no rule
+// constrains are left out of the lookup.
+//
+// Memory: realistic sets cost a few words per interval (10,000 rules as in bench/classifier_bench.cc: ~2.6 MB,
+// 0.5 MB of it the 16-bit index tables). Worst case per ordered field: intervals <= 2 * (prefixes or ranges) + 1,
+// each distinct bitset up to rules/64 words. Nesting is bounded (at most 33 IPv4 / 129 IPv6 prefixes contain a
+// point), but one prefix shared by thousands of scattered rules with thousands of distinct host prefixes inside it
+// makes every interval's bitset distinct and dense: 10,000 rules -> ~10,000 intervals x 157 words x 8 B ~= 12.5 MB
+// per address field; at kMaxRules with several prefixes per rule, hundreds of MB. memory_bytes() reports the figure.
 #include "firewall/classifier.h"
 
 #include <algorithm>
@@ -192,6 +196,36 @@ struct Classifier::Impl {
       return ids[base - starts.data()];
     }
   };
+  // Ports and IPv4 addresses: with many intervals, a table on the value's top 16 bits narrows the search to the
+  // intervals of that block (one step for ports), instead of ~15 dependent loads over the whole array.
+  struct Range32 : RangeField<uint32_t> {
+    static constexpr size_t kMinIntervalsForIndex = 64;
+    std::vector<uint32_t> top;  // [b]: interval holding b << shift; [65536]: the last interval
+    int shift = 0;
+    void BuildIndex(int value_bits) {
+      if (starts.size() < kMinIntervalsForIndex) return;
+      shift = value_bits - 16;
+      top.resize(65537);
+      size_t idx = 0;
+      for (uint32_t b = 0; b < 65536; ++b) {
+        while (idx + 1 < starts.size() && starts[idx + 1] <= uint64_t{b} << shift) ++idx;
+        top[b] = static_cast<uint32_t>(idx);
+      }
+      top[65536] = static_cast<uint32_t>(starts.size() - 1);
+    }
+    uint32_t Find(uint32_t v) const {
+      if (top.empty()) return RangeField<uint32_t>::Find(v);
+      const uint32_t b = v >> shift;
+      const uint32_t* base = starts.data() + top[b];  // *base <= v; the answer is at most top[b + 1]
+      size_t n = top[b + 1] - top[b] + 1;
+      while (n > 1) {
+        const size_t half = n / 2;
+        base = base[half] <= v ? base + half : base;
+        n -= half;
+      }
+      return ids[base - starts.data()];
+    }
+  };
   struct V6 {
     uint64_t hi, lo;
     bool operator<=(const V6& o) const { return hi < o.hi || (hi == o.hi && lo <= o.lo); }
@@ -209,7 +243,7 @@ struct Classifier::Impl {
   uint32_t wild[kFieldCount] = {};
 
   DirectField from, to, family, proto, icmp_type, icmp_code;
-  RangeField<uint32_t> sport, dport, src4, dst4;
+  Range32 sport, dport, src4, dst4;
   RangeField<V6> src6, dst6;
   uint32_t empty_id = 0;  // keys of neither family: no specific rule matches their address
   bool active[kFieldCount] = {};
@@ -367,7 +401,7 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
     return r.icmp_code < 0 ? std::vector<uint32_t>{} : std::vector<uint32_t>{static_cast<uint32_t>(r.icmp_code)};
   });
 
-  auto build_ports = [&](Impl::RangeField<uint32_t>& f, Impl::FieldId id, auto member) {
+  auto build_ports = [&](Impl::Range32& f, Impl::FieldId id, auto member) {
     std::vector<Interval> ivs;
     std::vector<uint32_t> any;
     for (uint32_t r = 0; r < rules.size(); ++r) {
@@ -381,12 +415,13 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
       f.starts.push_back(static_cast<uint32_t>(at));
       f.ids.push_back(bid);
     });
+    f.BuildIndex(16);
   };
   build_ports(m.sport, Impl::kSport, &Rule::sports);
   build_ports(m.dport, Impl::kDport, &Rule::dports);
 
   m.empty_id = m.InternRules({});
-  auto build_addr = [&](Impl::RangeField<uint32_t>& f4, Impl::RangeField<Impl::V6>& f6, Impl::FieldId id, auto member) {
+  auto build_addr = [&](Impl::Range32& f4, Impl::RangeField<Impl::V6>& f6, Impl::FieldId id, auto member) {
     std::vector<Interval> ivs4, ivs6;
     std::vector<uint32_t> any;
     for (uint32_t r = 0; r < rules.size(); ++r) {
@@ -403,6 +438,7 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
       f4.starts.push_back(static_cast<uint32_t>(at));
       f4.ids.push_back(bid);
     });
+    f4.BuildIndex(32);
     m.Sweep(std::move(ivs6), ~U128{0}, [&](U128 at, uint32_t bid) {
       f6.starts.push_back({static_cast<uint64_t>(at >> 64), static_cast<uint64_t>(at)});
       f6.ids.push_back(bid);
@@ -545,7 +581,7 @@ size_t Classifier::memory_bytes() const {
     bytes += f->ids.capacity() * sizeof(uint32_t);
   }
   for (const auto* f : {&m.sport, &m.dport, &m.src4, &m.dst4}) {
-    bytes += f->starts.capacity() * sizeof(uint32_t) + f->ids.capacity() * sizeof(uint32_t);
+    bytes += (f->starts.capacity() + f->ids.capacity() + f->top.capacity()) * sizeof(uint32_t);
   }
   for (const auto* f : {&m.src6, &m.dst6}) {
     bytes += f->starts.capacity() * sizeof(Impl::V6) + f->ids.capacity() * sizeof(uint32_t);
