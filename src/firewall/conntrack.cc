@@ -216,6 +216,23 @@ bool Conntrack::Contains(const CtTuple& tuple) const {
   }
 }
 
+void Conntrack::Prefetch(const CtTuple& tuple, int stage) const {
+  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
+  uint32_t i = h & mask_;
+  if (stage == 0) {
+    __builtin_prefetch(&slots_[i]);
+    return;
+  }
+  for (int probes = 0; probes < 4 && slots_[i].ref != 0; ++probes, i = (i + 1) & mask_) {
+    if (slots_[i].hash != h) continue;
+    const char* c = reinterpret_cast<const char*>(&conns_[(slots_[i].ref - 1) >> 1]);
+    __builtin_prefetch(c);
+    __builtin_prefetch(c + 64);
+    __builtin_prefetch(c + 128);
+    return;
+  }
+}
+
 bool Conntrack::CanStart(const L3Info& info) const {
   if (!info.has_l4) return false;
   if (info.proto == kIpProtoTcp) {

@@ -70,14 +70,12 @@ struct TcpDirection {
 
 inline constexpr uint32_t kNoConn = 0xffffffff;
 
-struct Connection {
-  CtTuple tuple[2];  // [0] original, [1] reply as it arrives
-  Nanos expires = 0;
-  uint64_t packets[2] = {0, 0};
-  uint64_t bytes[2] = {0, 0};
+// 192 bytes, cache-line aligned: line 0 holds what every packet updates (TCP windows, timeout, flags); the tuples
+// and counters fill the other two, so a lookup plus state update touches three adjacent lines.
+struct alignas(64) Connection {
   TcpDirection tcp[2];
+  Nanos expires = 0;
   uint32_t rule = kNoMatch;
-  uint32_t lru_prev = kNoConn, lru_next = kNoConn;
   ZoneId from = 0, to = 0;
   TcpState tcp_state = TcpState::kNone;
   bool in_use = false;
@@ -86,7 +84,12 @@ struct Connection {
   bool in_lru = false;   // in the evictable list
   bool snat = false;     // tuple[1].dst/dport differ from tuple[0].src/sport
   bool dnat = false;     // tuple[1].src/sport differ from tuple[0].dst/dport
+  uint64_t packets[2] = {0, 0};
+  uint64_t bytes[2] = {0, 0};
+  CtTuple tuple[2];  // [0] original, [1] reply as it arrives
+  uint32_t lru_prev = kNoConn, lru_next = kNoConn;
 };
+static_assert(sizeof(Connection) == 192);
 
 enum class TrackResult : uint8_t { kOk, kInvalid, kReopen };
 
@@ -98,6 +101,9 @@ class Conntrack {
   // removed here and not found.
   uint32_t Find(const CtTuple& tuple, Nanos now, bool* reply);
   bool Contains(const CtTuple& tuple) const;
+  // Cache warming for batches: stage 0 prefetches the tuple's hash slot; stage 1 (a few packets later, when the slot
+  // is cached) prefetches the connection it points at.
+  void Prefetch(const CtTuple& tuple, int stage) const;
   // Whether this packet may start a connection (TCP: a SYN without ACK unless loose; ICMP: an echo request).
   bool CanStart(const L3Info& info) const;
   // Inserts a connection (both tuples must be absent). Evicts the oldest evictable one when full; kNoConn (counted in

@@ -393,6 +393,10 @@ Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint3
   return v;
 }
 
+void Firewall::prefetch(const L3Info& info, int stage) const {
+  if (info.has_l4) impl_->ct.Prefetch(TupleFromInfo(info), stage);
+}
+
 void Firewall::expire(Nanos now) { impl_->ct.Expire(now, kExpireBudget); }
 
 Verdict Firewall::trace(const ClassifyKey& key) const { return impl_->Decide(key); }
