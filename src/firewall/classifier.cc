@@ -140,6 +140,18 @@ Status ValidateRule(size_t i, const Rule& r) {
 
 using U128 = unsigned __int128;
 
+// std::popcount compiles to a libgcc call on the x86-64 baseline (no POPCNT): inline SWAR on the lookup path.
+inline int PopCount(uint64_t x) {
+#ifdef __POPCNT__
+  return std::popcount(x);
+#else
+  x -= (x >> 1) & 0x5555555555555555ULL;
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<int>((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
 uint32_t V4Value(const std::array<uint8_t, 16>& b) {
   return uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
 }
@@ -526,16 +538,16 @@ uint32_t Classifier::Impl::Resolve(const uint32_t* ids) const {
       uint64_t word = ~uint64_t{0};
       for (uint8_t f = 0; f < n && word != 0; ++f) {
         const uint64_t sa = spec_agg[f][a], wa = wild_agg[f][a];
-        const uint64_t sw = (sa >> bit) & 1 ? p[spec_off[f] + std::popcount(sa & below)] : 0;
-        const uint64_t ww = (wa >> bit) & 1 ? p[wild_off[f] + std::popcount(wa & below)] : 0;
+        const uint64_t sw = (sa >> bit) & 1 ? p[spec_off[f] + PopCount(sa & below)] : 0;
+        const uint64_t ww = (wa >> bit) & 1 ? p[wild_off[f] + PopCount(wa & below)] : 0;
         word &= sw | ww;
       }
       if (word != 0) return (a * 64 + bit) * 64 + std::countr_zero(word);
       cand &= cand - 1;
     }
     for (uint8_t f = 0; f < n; ++f) {
-      spec_off[f] += std::popcount(spec_agg[f][a]);
-      wild_off[f] += std::popcount(wild_agg[f][a]);
+      spec_off[f] += PopCount(spec_agg[f][a]);
+      wild_off[f] += PopCount(wild_agg[f][a]);
     }
   }
   return kNoMatch;
