@@ -25,7 +25,10 @@ constexpr Nanos kIcmpBurst = 50 * kIcmpInterval;
 constexpr uint64_t kMacAllNodes = 0x333300000001ULL;
 constexpr uint64_t kMacAllRouters = 0x333300000002ULL;
 constexpr uint8_t kNaRouter = 0x80, kNaSolicited = 0x40, kNaOverride = 0x20;
-constexpr uint8_t kNdOptSourceLl = 1, kNdOptTargetLl = 2;
+constexpr uint8_t kNdOptSourceLl = 1, kNdOptTargetLl = 2, kNdOptPrefix = 3, kNdOptMtu = 5;
+constexpr uint16_t kRaRouterLifetime = 1800;       // seconds (RFC 4861 default: 3 x MaxRtrAdvInterval)
+constexpr uint32_t kRaValidLifetime = 2592000;     // 30 days, radvd's default
+constexpr uint32_t kRaPreferredLifetime = 604800;  // 7 days
 
 bool IsV4(const IpAddress& a) { return a.family == IpAddress::Family::kV4; }
 bool IsV6LinkLocal(const IpAddress& a) { return !IsV4(a) && a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80; }
@@ -200,6 +203,7 @@ struct Router::Impl {
                 const IpAddress& target_ip, RouterOutput& out);
   void send_na(IfIndex iface, const IpAddress& target, uint64_t eth_dst, const IpAddress& dst, uint8_t flags,
                RouterOutput& out);
+  void send_ra(IfIndex iface, uint64_t eth_dst, const IpAddress& dst, RouterOutput& out);
   // A link-layer address learned for `n` (confirmed: a solicited reply). Releases queued packets.
   void update_neighbor(Neighbor* n, uint64_t mac, bool confirmed, bool override_mac, Nanos now, RouterOutput& out);
   void flush_pending(Neighbor* n, RouterOutput& out);
@@ -537,6 +541,57 @@ void Router::Impl::send_na(IfIndex iface, const IpAddress& target, uint64_t eth_
   emit(out, iface, b, len);
 }
 
+// Router Advertisement answering a solicitation: we are a default router; each global prefix of the interface is
+// on-link, and /64s are autonomous (SLAAC); the link MTU and our link-layer address.
+void Router::Impl::send_ra(IfIndex iface, uint64_t eth_dst, const IpAddress& dst, RouterOutput& out) {
+  const Iface& f = ifaces[iface];
+  const IpAddress* src = f.link_local();
+  if (!src || f.v6.size() < 2) return;  // no global prefix to announce
+  uint8_t* b = build_buffer();
+  if (!b) {
+    counters.output_full++;
+    return;
+  }
+  uint8_t* icmp = b + kEthHeaderLen + kIpv6HeaderLen;
+  size_t n = 16;
+  std::memset(icmp, 0, n);
+  icmp[0] = kIcmp6RouterAdvert;
+  icmp[4] = kDefaultTtl;                   // cur hop limit
+  StoreBe16(icmp + 6, kRaRouterLifetime);  // seconds as a default router
+  uint8_t* o = icmp + n;
+  std::memset(o, 0, 16);
+  o[0] = kNdOptSourceLl;
+  o[1] = 1;
+  PutMac(o + 2, f.mac);
+  o[8] = kNdOptMtu;
+  o[9] = 1;
+  PutBe32(o + 12, f.cfg.mtu);
+  n += 16;
+  constexpr size_t kPrefixOptLen = 32;
+  for (size_t i = 1; i < f.v6.size(); ++i) {
+    if (kEthHeaderLen + kIpv6HeaderLen + n + kPrefixOptLen > kBuildBufferBytes) break;
+    const IpPrefix net = MaskedPrefix(f.v6[i]);
+    o = icmp + n;
+    std::memset(o, 0, kPrefixOptLen);
+    o[0] = kNdOptPrefix;
+    o[1] = 4;
+    o[2] = net.length;
+    o[3] = net.length == 64 ? 0xc0 : 0x80;  // on-link, autonomous only where SLAAC works
+    PutBe32(o + 4, kRaValidLifetime);
+    PutBe32(o + 8, kRaPreferredLifetime);
+    std::memcpy(o + 16, net.address.bytes.data(), 16);
+    n += kPrefixOptLen;
+  }
+  PutMac(b, eth_dst);
+  PutMac(b + 6, f.mac);
+  StoreBe16(b + 12, kEtherTypeIpv6);
+  WriteIpv6Header(b + kEthHeaderLen, static_cast<uint16_t>(n), kIpProtoIcmpv6, kNdHopLimit, src->bytes.data(),
+                  dst.bytes.data());
+  const auto len = static_cast<uint32_t>(kEthHeaderLen + kIpv6HeaderLen + n);
+  FinishL4Checksum(b, len, kEtherTypeIpv6);
+  emit(out, iface, b, len);
+}
+
 // ARP request (broadcast, or unicast to the known MAC when probing) or Neighbor Solicitation (to the solicited-node
 // group, or unicast when probing) for `n`.
 void Router::Impl::send_solicitation(const Neighbor& n, bool unicast, RouterOutput& out) {
@@ -577,26 +632,28 @@ void Router::Impl::send_solicitation(const Neighbor& n, bool unicast, RouterOutp
   emit(out, n.iface, b, len);
 }
 
-// NS / NA (RFC 4861 7.1 validation: hop limit 255, code 0, checksum, length, options with nonzero length).
+// RS / NS / NA (RFC 4861 6.1.1 / 7.1 validation: hop limit 255, code 0, checksum, length, options with nonzero length).
 void Router::Impl::handle_nd(IfIndex in, Packet& p, const L3Info& info, Nanos now, RouterOutput& out) {
   const size_t end = static_cast<size_t>(info.l3_offset) + info.ip_len;
   const uint8_t* icmp = p.data + info.l4_offset;
   const size_t icmp_len = end - info.l4_offset;
-  if (info.ttl != kNdHopLimit || info.icmp_code != 0 || icmp_len < 24 || !L4ChecksumOk(p.data, info)) {
+  if (info.ttl != kNdHopLimit || info.icmp_code != 0 || icmp_len < (info.icmp_type == kIcmp6RouterSolicit ? 8u : 24u) ||
+      !L4ChecksumOk(p.data, info)) {
     counters.bad_header++;
     return;
   }
+  const bool rs = info.icmp_type == kIcmp6RouterSolicit;
   IpAddress target;
   target.family = IpAddress::Family::kV6;
-  std::memcpy(target.bytes.data(), icmp + 8, 16);
+  if (!rs) std::memcpy(target.bytes.data(), icmp + 8, 16);
   if (target.bytes[0] == 0xff) {
     counters.bad_header++;
     return;
   }
   uint64_t lladdr = 0;
   bool has_ll = false;
-  const uint8_t wanted = info.icmp_type == kIcmp6NeighborSolicit ? kNdOptSourceLl : kNdOptTargetLl;
-  for (size_t off = 24; off < icmp_len;) {
+  const uint8_t wanted = info.icmp_type == kIcmp6NeighborAdvert ? kNdOptTargetLl : kNdOptSourceLl;
+  for (size_t off = rs ? 8 : 24; off < icmp_len;) {
     if (off + 2 > icmp_len || icmp[off + 1] == 0 || off + icmp[off + 1] * 8u > icmp_len) {
       counters.bad_header++;
       return;
@@ -610,6 +667,23 @@ void Router::Impl::handle_nd(IfIndex in, Packet& p, const L3Info& info, Nanos no
   counters.nd_handled++;
   const IpAddress src = info.src_address();
   const Iface& f = ifaces[in];
+  if (rs) {
+    // RFC 4861 6.1.1: a solicitation from the unspecified address carries no source link-layer option.
+    if (IsUnspecified(src) && has_ll) {
+      counters.bad_header++;
+      return;
+    }
+    if (has_ll) {
+      Neighbor* n = neighbors->find_or_create(in, src, now, &counters.pending_dropped);
+      if (n) update_neighbor(n, lladdr, false, true, now, out);
+    }
+    if (IsUnspecified(src)) {
+      send_ra(in, kMacAllNodes, IpAddress::V6({0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}), out);
+    } else {
+      send_ra(in, has_ll ? lladdr : LoadMac48(p.data + kEthAddrLen), src, out);
+    }
+    return;
+  }
   if (info.icmp_type == kIcmp6NeighborSolicit) {
     if (!f.owns(target)) return;
     if (IsUnspecified(src)) {
@@ -657,7 +731,8 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
   if (info.l3_offset + info.ip_len < p.len) p.len = info.l3_offset + info.ip_len;
   const Iface& f = ifaces[in];
   if (info.family == 6 && info.proto == kIpProtoIcmpv6 && info.has_l4 &&
-      (info.icmp_type == kIcmp6NeighborSolicit || info.icmp_type == kIcmp6NeighborAdvert)) {
+      (info.icmp_type == kIcmp6NeighborSolicit || info.icmp_type == kIcmp6NeighborAdvert ||
+       info.icmp_type == kIcmp6RouterSolicit)) {
     handle_nd(in, p, info, now, out);
     return;
   }

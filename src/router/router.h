@@ -4,7 +4,7 @@
 //
 //   process(in, frames):
 //     L2 filter (our MAC, broadcast, our solicited-node / all-nodes / all-routers multicast) ─► ARP | IPv4 | IPv6
-//     ARP / NS / NA ─► neighbour cache (neighbor.h), replies
+//     ARP / NS / NA ─► neighbour cache (neighbor.h), replies; RS ─► RA (our global prefixes, /64s autonomous)
 //     IP: header checks ─► DHCP (udp/67 on a DHCP interface) ─► firewall ingress (conntrack, DNAT)
 //         ─► to one of our addresses: echo reply, else dropped
 //         ─► TTL ─► route lookup (routes.h) ─► MTU ─► firewall egress (filter, masquerade) ─► neighbour ─► MAC
@@ -48,12 +48,14 @@ struct InterfaceConfig {
   uint32_t mtu = 1500;
   std::optional<DhcpConfig> dhcp;  // DHCPv4 server on this interface
   std::string dhcp_lease_file;     // "" = not persisted
+  bool operator==(const InterfaceConfig&) const = default;
 };
 
 // A static route; `via` must be on a connected subnet. Default routes are 0.0.0.0/0 and ::/0.
 struct StaticRoute {
   IpPrefix dst;
   IpAddress via;
+  bool operator==(const StaticRoute&) const = default;
 };
 
 struct RouterConfig {
@@ -62,6 +64,7 @@ struct RouterConfig {
   size_t max_neighbors = 16384;
   size_t max_pending_per_neighbor = 8;  // packets queued while resolving (copied)
   size_t max_pending_total = 256;       // the pending pool's bound across all neighbours
+  bool operator==(const RouterConfig&) const = default;
 };
 
 // One frame to transmit on router interface `iface` (untagged; the data plane tags it).

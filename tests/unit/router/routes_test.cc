@@ -70,7 +70,9 @@ void RandomisedAgainstScan(IpAddress::Family family, uint32_t seed) {
     const Route* got = t.lookup(a);
     const Route* want = LookupReference(t.routes(), a);
     ASSERT_EQ(got == nullptr, want == nullptr) << FormatIpAddress(a);
-    if (got) ASSERT_EQ(got->prefix, want->prefix) << FormatIpAddress(a);
+    if (got) {
+      ASSERT_EQ(got->prefix, want->prefix) << FormatIpAddress(a);
+    }
   }
 }
 
