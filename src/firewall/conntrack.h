@@ -81,9 +81,9 @@ struct alignas(64) Connection {
   bool in_use = false;
   bool assured = false;  // seen both ways (TCP: handshake completed)
   bool replied = false;
-  bool in_lru = false;   // in the evictable list
-  bool snat = false;     // tuple[1].dst/dport differ from tuple[0].src/sport
-  bool dnat = false;     // tuple[1].src/sport differ from tuple[0].dst/dport
+  bool in_lru = false;  // in the evictable list
+  bool snat = false;    // tuple[1].dst/dport differ from tuple[0].src/sport
+  bool dnat = false;    // tuple[1].src/sport differ from tuple[0].dst/dport
   uint64_t packets[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};
   CtTuple tuple[2];  // [0] original, [1] reply as it arrives

@@ -168,8 +168,7 @@ Result<std::shared_ptr<const CompiledRuleSet>> Firewall::Compile(const RuleSet& 
     if (auto e = ZoneCheck(rules, m.from, where + " from"); !e.empty()) return Error(e);
     if (auto e = ZoneCheck(rules, m.to, where + " to"); !e.empty()) return Error(e);
     if (m.port_lo > m.port_hi) {
-      return Error(where + ": port range " + std::to_string(m.port_lo) + "-" + std::to_string(m.port_hi) +
-                   " is empty");
+      return Error(where + ": port range " + std::to_string(m.port_lo) + "-" + std::to_string(m.port_hi) + " is empty");
     }
   }
   for (size_t i = 0; i < rules.forwards.size(); ++i) {
@@ -185,8 +184,8 @@ Result<std::shared_ptr<const CompiledRuleSet>> Firewall::Compile(const RuleSet& 
     }
     for (const IpAddress& a : f.match_dst) {
       if (a.family != f.to_address.family) {
-        return Error(where + ": match address " + FormatIpAddress(a) + " and target " +
-                     FormatIpAddress(f.to_address) + " are of different families");
+        return Error(where + ": match address " + FormatIpAddress(a) + " and target " + FormatIpAddress(f.to_address) +
+                     " are of different families");
       }
     }
   }
@@ -246,8 +245,8 @@ Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet
   return v;
 }
 
-Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from,
-                          Nanos now, FlowState* flow) {
+Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from, Nanos now,
+                          FlowState* flow) {
   Impl& m = *impl_;
   *flow = FlowState{};
   flow->from = from;

@@ -31,7 +31,9 @@ RuleSet LanToWan() {
 
 class ConntrackTest : public ::testing::Test {
  protected:
-  explicit ConntrackTest(ConntrackConfig config = {}) : fw_(config) { fw_.replace(testing::MustCompile(LanToWan()), 0); }
+  explicit ConntrackTest(ConntrackConfig config = {}) : fw_(config) {
+    fw_.replace(testing::MustCompile(LanToWan()), 0);
+  }
 
   // A TCP segment of the test flow (10.0.0.2:40000 <-> 198.51.100.7:443).
   Frame Tcp(bool from_client, uint8_t flags, uint32_t seq, uint32_t ack, size_t payload = 0, uint16_t cport = 40000) {

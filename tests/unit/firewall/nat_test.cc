@@ -153,8 +153,7 @@ TEST_F(NatTest, MasqueradeTcpEndToEnd) {
   ASSERT_EQ(Pass(fw_, syn2, kLan, kWan, kT0).action, Action::kAccept);
   EXPECT_NE(syn2.info.sport, 40000);
   EXPECT_TRUE(ChecksumsOk(syn2));
-  Frame synack2 =
-      Build(TcpSpec("198.51.100.7", 443, "203.0.113.1", syn2.info.sport, kTcpSyn | kTcpAck, 900, 101));
+  Frame synack2 = Build(TcpSpec("198.51.100.7", 443, "203.0.113.1", syn2.info.sport, kTcpSyn | kTcpAck, 900, 101));
   ASSERT_EQ(Pass(fw_, synack2, kWan, kLan, kT0).action, Action::kAccept);
   EXPECT_EQ(synack2.info.dst_address(), V4("10.0.0.3"));
   EXPECT_EQ(synack2.info.dport, 40000);
