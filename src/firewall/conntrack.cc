@@ -350,7 +350,10 @@ TrackResult Conntrack::Track(uint32_t conn, bool reply, const L3Info& info, Nano
   }
   // TCP: assured once established; closing connections become evictable again.
   if (c.tuple[0].proto == kIpProtoTcp) {
-    if (c.tcp_state == TcpState::kEstablished && !c.assured) c.assured = true;
+    // A connection picked up mid-stream (tcp_loose) is established at once but assured only once answered, so a
+    // flood of bare ACKs cannot fill the table with unevictable entries.
+    if (reply) c.replied = true;
+    if (c.tcp_state == TcpState::kEstablished && c.replied && !c.assured) c.assured = true;
     const bool closing = c.tcp_state == TcpState::kTimeWait || c.tcp_state == TcpState::kClose;
     if (c.assured && !closing) {
       LruUnlink(conn);

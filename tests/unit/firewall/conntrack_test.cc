@@ -364,6 +364,32 @@ TEST_F(SmallTableTest, FullOfEstablishedRefusesNewFlows) {
   EXPECT_EQ(fw_.stats().connections, 0u);
 }
 
+class LooseTableTest : public ConntrackTest {
+ protected:
+  static ConntrackConfig Loose() {
+    ConntrackConfig c;
+    c.max_connections = 16;
+    c.tcp_loose = true;
+    return c;
+  }
+  LooseTableTest() : ConntrackTest(Loose()) {}
+};
+
+TEST_F(LooseTableTest, MidStreamPickupIsEvictableUntilAnswered) {
+  // Picked up mid-stream: established at once, but not assured until the other side answers.
+  ASSERT_EQ(Send(true, kTcpAck, kCIsn + 1, kSIsn + 1, kT0, 10).action, Action::kAccept);
+  EXPECT_EQ(State(kT0), "ESTABLISHED");
+  EXPECT_FALSE(fw_.connections(kT0, 1)[0].assured);
+  ASSERT_EQ(Send(false, kTcpAck, kSIsn + 1, kCIsn + 11, kT0, 10).action, Action::kAccept);
+  EXPECT_TRUE(fw_.connections(kT0, 1)[0].assured);
+  // A flood of bare ACKs cycles through the other 15 slots and never pushes the answered connection out.
+  for (uint16_t p = 0; p < 100; ++p) {
+    EXPECT_EQ(Send(true, kTcpAck, 1, 1, kT0, 0, static_cast<uint16_t>(20000 + p)).action, Action::kAccept);
+  }
+  EXPECT_EQ(fw_.stats().evicted, 100u - 15u);
+  EXPECT_EQ(Send(false, kTcpAck, kSIsn + 11, kCIsn + 11, kT0).action, Action::kAccept);
+}
+
 TEST(ConntrackTable, FindsBothTuplesAndRemoves) {
   ConntrackConfig config;
   config.max_connections = 1000;
