@@ -89,7 +89,7 @@ def one(case, timeout, out, lock):
                                capture_output=True, text=True, timeout=timeout + 5)
             txt = p.stdout + p.stderr
             if p.returncode == 0: verdict, detail = "accept", "echo-reply"
-            elif "nreachable" in txt or "rohibited" in txt or "exceeded" in txt:
+            elif any(w in txt for w in ("nreachable", "rohibited", "filtered", "exceeded")):
                 verdict, detail = "reject", txt.strip().splitlines()[1].split(":", 1)[-1].strip().replace(" ", "_") \
                     if len(txt.strip().splitlines()) > 1 else "icmp-error"
         else:
