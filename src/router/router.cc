@@ -305,23 +305,31 @@ Status Router::reconfigure(const RouterConfig& config) {
   CL_ASSIGN_OR_RETURN(std::vector<Iface> ifaces, Impl::BuildIfaces(config));
   CL_ASSIGN_OR_RETURN(RouteTable routes, Impl::BuildRoutes(config));
 
-  // DHCP servers: interfaces keeping their name (and lease file) keep their server and leases.
-  for (Iface& f : ifaces) {
+  // DHCP servers: interfaces keeping their name (and lease file) keep their server and leases. New servers load
+  // their lease files first and kept ones are reconfigured after (their configs are validated already), so a
+  // failure leaves the running servers as they were.
+  std::vector<Iface*> kept(ifaces.size(), nullptr);
+  for (size_t i = 0; i < ifaces.size(); ++i) {
+    Iface& f = ifaces[i];
     if (!f.cfg.dhcp) continue;
     for (Iface& old : m.ifaces) {
       if (old.cfg.name == f.cfg.name && old.dhcp && old.cfg.dhcp_lease_file == f.cfg.dhcp_lease_file) {
-        f.dhcp = std::move(old.dhcp);
+        kept[i] = &old;
         break;
       }
     }
-    if (f.dhcp) {
-      Status st = f.dhcp->reconfigure(*f.cfg.dhcp);
-      if (!st.ok()) return st.error().wrap("router interface \"" + f.cfg.name + "\": dhcp");
-    } else {
-      f.dhcp = std::make_unique<DhcpServer>(*f.cfg.dhcp, f.cfg.dhcp_lease_file, m.unix_now);
-      Status st = f.dhcp->load();
-      if (!st.ok()) return st.error().wrap("router interface \"" + f.cfg.name + "\": dhcp");
-    }
+    if (kept[i]) continue;
+    f.dhcp = std::make_unique<DhcpServer>(*f.cfg.dhcp, f.cfg.dhcp_lease_file, m.unix_now);
+    Status st = f.dhcp->load();
+    if (!st.ok()) return st.error().wrap("router interface \"" + f.cfg.name + "\": dhcp");
+  }
+  for (size_t i = 0; i < ifaces.size(); ++i) {
+    if (!kept[i]) continue;
+    Status st = kept[i]->dhcp->reconfigure(*ifaces[i].cfg.dhcp);
+    if (!st.ok()) return st.error().wrap("router interface \"" + ifaces[i].cfg.name + "\": dhcp");
+  }
+  for (size_t i = 0; i < ifaces.size(); ++i) {
+    if (kept[i]) ifaces[i].dhcp = std::move(kept[i]->dhcp);
   }
 
   size_t max_mtu = 1500;

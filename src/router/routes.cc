@@ -25,7 +25,7 @@ Status RouteTable::add(Route route) {
     return Error("route " + FormatIpPrefix(route.prefix) + " is defined twice (connected or static)");
   }
   nodes_[node].route = static_cast<uint32_t>(routes_.size());
-  routes_.push_back(std::move(route));
+  routes_.push_back(route);
   return Status::Ok();
 }
 

@@ -756,3 +756,37 @@ TEST_F(RouterTest, MutatedFramesAreHandledSafely) {
 
 }  // namespace
 }  // namespace cloudlet::router
+
+namespace cloudlet::router {
+namespace {
+
+TEST_F(DhcpRouterTest, ReconfigureKeepsLeasesOfInterfacesThatStay) {
+  Bytes msg(240, 0);
+  msg[0] = 1, msg[1] = 1, msg[2] = 6;
+  msg[10] = 0x80;
+  std::memcpy(&msg[28], kHostA.bytes.data(), 6);
+  msg[236] = 99, msg[237] = 130, msg[238] = 83, msg[239] = 99;
+  msg.insert(msg.end(), {53, 1, 1, 255});
+  Bytes udp = Udp(68, 67, 0);
+  udp.insert(udp.end(), msg.begin(), msg.end());
+  StoreBe16(&udp[4], static_cast<uint16_t>(udp.size()));
+  ASSERT_EQ(Send(0, Ip4(kHostA, MacAddr::Broadcast(), Ip("0.0.0.0"), Ip("255.255.255.255"), kIpProtoUdp, udp)).size(),
+            1u);
+  RouterConfig c = Config();
+  std::swap(c.interfaces[0], c.interfaces[1]);  // vlan10 moves to IfIndex 1
+  c.interfaces[1].dhcp->dns = {Ip("10.0.10.53")};
+  ASSERT_TRUE(router_->reconfigure(c).ok());
+  auto leases = router_->dhcp_leases();
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].iface, 1);
+  EXPECT_EQ(leases[0].leases.size(), 1u);
+  // A bad config changes nothing.
+  RouterConfig bad = c;
+  bad.interfaces[1].dhcp->range_hi = Ip("10.9.0.1");
+  EXPECT_FALSE(router_->reconfigure(bad).ok());
+  EXPECT_EQ(router_->dhcp_leases()[0].leases.size(), 1u);
+  EXPECT_EQ(router_->config().interfaces[1].name, "vlan10");
+}
+
+}  // namespace
+}  // namespace cloudlet::router
