@@ -147,7 +147,7 @@ Established& Shared() {
 void BM_EstablishedFastPath(benchmark::State& state) {
   const bool parse = state.range(0) != 0;
   const bool prefetch = state.range(1) != 0;
-  constexpr size_t kAhead = 4;
+  constexpr size_t kAhead = 8;
   Established& e = Shared();
   const size_t n = e.infos.size() / kMaxBatch * kMaxBatch;
   size_t k = 0;

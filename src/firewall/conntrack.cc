@@ -3,7 +3,11 @@
 // reference; SACK blocks are not parsed (the check then uses the cumulative ACK, which is stricter, never looser).
 #include "firewall/conntrack.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 namespace cloudlet::firewall {
 namespace {
@@ -79,6 +83,23 @@ Nanos TcpTimeout(const Timeouts& t, TcpState s) {
 
 }  // namespace
 
+template <typename T>
+HugeArray<T>::HugeArray(size_t n) : size_(n) {
+  constexpr size_t kHuge = 2 << 20;
+  const size_t bytes = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, bytes);
+  if (!p) throw std::bad_alloc();
+  madvise(p, bytes, MADV_HUGEPAGE);  // best effort
+  data_ = static_cast<T*>(p);
+  for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
+}
+
+template <typename T>
+HugeArray<T>::~HugeArray() {
+  for (size_t i = 0; i < size_; ++i) data_[i].~T();
+  std::free(data_);
+}
+
 bool IsIcmpEcho(const L3Info& info, bool* request) {
   if (info.proto == kIpProtoIcmp && info.family == 4) {
     *request = info.icmp_type == kIcmpEchoRequest;
@@ -132,8 +153,22 @@ const char* TcpStateName(TcpState state) {
   return "?";
 }
 
+namespace {
+size_t MaxConnections(const ConntrackConfig& config) { return std::max<size_t>(config.max_connections, 1); }
+// Two tuples per connection at a load factor of at most 1/2 keeps linear probes short.
+size_t SlotCount(const ConntrackConfig& config) {
+  size_t cap = 16;
+  while (cap < 4 * MaxConnections(config)) cap <<= 1;
+  return cap;
+}
+}  // namespace
+
 Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
-    : timeouts_(config.timeouts), tcp_loose_(config.tcp_loose) {
+    : timeouts_(config.timeouts),
+      tcp_loose_(config.tcp_loose),
+      conns_(MaxConnections(config)),
+      slots_(SlotCount(config)),
+      mask_(static_cast<uint32_t>(SlotCount(config) - 1)) {
   // Expand the seed into independent keys (splitmix64).
   uint64_t x = seed;
   for (auto& k : key_) {
@@ -143,16 +178,12 @@ Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     k = (z ^ (z >> 31)) | 1;
   }
-  const size_t max = std::max<size_t>(config.max_connections, 1);
-  conns_.resize(max);
+  const size_t max = conns_.size();
   free_.reserve(max);
   for (size_t i = max; i-- > 0;) free_.push_back(static_cast<uint32_t>(i));
-  // Two tuples per connection at a load factor of at most 1/2 keeps linear probes short.
-  size_t cap = 16;
-  while (cap < 4 * max) cap <<= 1;
-  slots_.resize(cap);
-  mask_ = static_cast<uint32_t>(cap - 1);
 }
+
+Conntrack::~Conntrack() = default;
 
 uint64_t Conntrack::Hash(const CtTuple& t) const {
   uint64_t w[5];

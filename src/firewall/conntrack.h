@@ -91,11 +91,33 @@ struct alignas(64) Connection {
 };
 static_assert(sizeof(Connection) == 192);
 
+// A fixed array backed by transparent huge pages where the kernel allows it: the table is tens of MB touched at
+// random, and 4 KiB pages would add a TLB miss to nearly every lookup.
+template <typename T>
+class HugeArray {
+ public:
+  HugeArray() = default;
+  explicit HugeArray(size_t n);
+  ~HugeArray();
+  HugeArray(const HugeArray&) = delete;
+  HugeArray& operator=(const HugeArray&) = delete;
+  T& operator[](size_t i) { return data_[i]; }
+  const T& operator[](size_t i) const { return data_[i]; }
+  size_t size() const { return size_; }
+
+ private:
+  T* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 enum class TrackResult : uint8_t { kOk, kInvalid, kReopen };
 
 class Conntrack {
  public:
   Conntrack(const ConntrackConfig& config, uint64_t seed);
+  ~Conntrack();
+  Conntrack(const Conntrack&) = delete;
+  Conntrack& operator=(const Conntrack&) = delete;
 
   // The connection with `tuple` as its original (*reply = false) or reply tuple, or kNoConn. An expired connection is
   // removed here and not found.
@@ -140,9 +162,9 @@ class Conntrack {
   Timeouts timeouts_;
   bool tcp_loose_;
   std::array<uint64_t, 7> key_;
-  std::vector<Connection> conns_;
+  HugeArray<Connection> conns_;
   std::vector<uint32_t> free_;
-  std::vector<Slot> slots_;
+  HugeArray<Slot> slots_;
   uint32_t mask_ = 0;
   size_t size_ = 0;
   size_t cursor_ = 0;
