@@ -95,6 +95,8 @@ struct FlowState {
   bool reply = false;          // the packet goes in the connection's reply direction
   bool dnat = false;           // a port forward rewrote the destination (new flows)
   uint32_t forward = 0;        // which port forward
+  std::array<uint8_t, 16> orig_dst{};  // the destination before a port forward rewrote it (dnat)
+  uint16_t orig_dport = 0;
 };
 
 struct Verdict {
@@ -132,6 +134,7 @@ struct FirewallStats {
   uint64_t invalid = 0;
   uint64_t expired = 0;
   uint64_t policy_accept = 0, policy_drop = 0;  // decided by a zone pair's default
+  uint64_t nat_failed = 0;      // new flows dropped: no free masquerade port / NAT tuple clash
 };
 
 class Firewall {
@@ -154,6 +157,10 @@ class Firewall {
   // `egress_address` is the source a masquerade rewrites to (the egress interface's address of the packet's family).
   Verdict egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId to,
                  const IpAddress& egress_address, Nanos now, FlowState* flow);
+
+  // Optional cache warming for a batch (the table is far larger than the caches): call prefetch(info, 0) for packet
+  // i + 2k and prefetch(info, 1) for packet i + k before ingress() of packet i (k ~ 4-8).
+  void prefetch(const L3Info& info, int stage) const;
 
   // Expires connections past their timeout; call it every few hundred milliseconds. Bounded work per call.
   void expire(Nanos now);
