@@ -100,33 +100,6 @@ HugeArray<T>::~HugeArray() {
   std::free(data_);
 }
 
-bool IsIcmpEcho(const L3Info& info, bool* request) {
-  if (info.proto == kIpProtoIcmp && info.family == 4) {
-    *request = info.icmp_type == kIcmpEchoRequest;
-    return info.icmp_type == kIcmpEchoRequest || info.icmp_type == kIcmpEchoReply;
-  }
-  if (info.proto == kIpProtoIcmpv6 && info.family == 6) {
-    *request = info.icmp_type == kIcmp6EchoRequest;
-    return info.icmp_type == kIcmp6EchoRequest || info.icmp_type == kIcmp6EchoReply;
-  }
-  *request = false;
-  return false;
-}
-
-CtTuple TupleFromInfo(const L3Info& info) {
-  CtTuple t;
-  t.src = info.src;
-  t.dst = info.dst;
-  t.family = info.family;
-  t.proto = info.proto;
-  bool request;
-  if (info.proto == kIpProtoTcp || info.proto == kIpProtoUdp || IsIcmpEcho(info, &request)) {
-    t.sport = info.sport;
-    t.dport = info.dport;
-  }
-  return t;
-}
-
 const char* TcpStateName(TcpState state) {
   switch (state) {
     case TcpState::kNone:

@@ -40,9 +40,34 @@ struct CtTuple {
 };
 static_assert(sizeof(CtTuple) == 40);
 
-// The tuple of a parsed packet (has_l4 must be set). ICMP other than echo carries ports 0.
-CtTuple TupleFromInfo(const L3Info& info);
-bool IsIcmpEcho(const L3Info& info, bool* request);
+// Whether the packet is an ICMP / ICMPv6 echo request or reply (*request tells which).
+inline bool IsIcmpEcho(const L3Info& info, bool* request) {
+  if (info.proto == kIpProtoIcmp && info.family == 4) {
+    *request = info.icmp_type == kIcmpEchoRequest;
+    return info.icmp_type == kIcmpEchoRequest || info.icmp_type == kIcmpEchoReply;
+  }
+  if (info.proto == kIpProtoIcmpv6 && info.family == 6) {
+    *request = info.icmp_type == kIcmp6EchoRequest;
+    return info.icmp_type == kIcmp6EchoRequest || info.icmp_type == kIcmp6EchoReply;
+  }
+  *request = false;
+  return false;
+}
+
+// The tuple of a parsed packet (has_l4 must be set). ICMP other than echo carries ports 0. Inline: the fast path.
+inline CtTuple TupleFromInfo(const L3Info& info) {
+  CtTuple t;
+  t.src = info.src;
+  t.dst = info.dst;
+  t.family = info.family;
+  t.proto = info.proto;
+  bool request;
+  if (info.proto == kIpProtoTcp || info.proto == kIpProtoUdp || IsIcmpEcho(info, &request)) {
+    t.sport = info.sport;
+    t.dport = info.dport;
+  }
+  return t;
+}
 
 enum class TcpState : uint8_t {
   kNone,

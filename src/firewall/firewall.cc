@@ -274,7 +274,7 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
       return m.Invalid();
     }
     if (r == TrackResult::kOk) {
-      ApplyNat(data, info, vnet, c, reply);
+      if (c.snat || c.dnat) ApplyNat(data, info, vnet, c, reply);
       flow->state = CtState::kEstablished;
       flow->conn = conn;
       flow->reply = reply;
