@@ -9,6 +9,13 @@ namespace {
 
 constexpr size_t kEvictScan = 64;  // LRU entries looked at for an eviction victim (bounded work under a flood)
 
+bool SameIp(const IpAddress& a, const IpAddress& b) {
+  uint64_t x[2], y[2];
+  std::memcpy(x, a.bytes.data(), 16);
+  std::memcpy(y, b.bytes.data(), 16);
+  return a.family == b.family && x[0] == y[0] && x[1] == y[1];
+}
+
 }  // namespace
 
 const char* NeighborStateName(NeighborState state) {
@@ -64,7 +71,7 @@ size_t NeighborTable::probe(IfIndex iface, const IpAddress& ip) const {
   for (size_t pos = hash(iface, ip) & index_mask_;; pos = (pos + 1) & index_mask_) {
     const uint32_t s = index_[pos];
     if (s == kNoSlot) return SIZE_MAX;
-    if (slots_[s].iface == iface && slots_[s].ip == ip) return pos;
+    if (slots_[s].iface == iface && SameIp(slots_[s].ip, ip)) return pos;
   }
 }
 

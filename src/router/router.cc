@@ -145,7 +145,9 @@ struct Router::Impl {
   std::function<int64_t()> unix_now;
   std::vector<Iface> ifaces;
   RouteTable routes;
-  std::vector<IpAddress> local;  // all our addresses, sorted
+  // All our addresses, sorted, as raw words (cheap compares on the per-packet path).
+  std::vector<uint64_t> local_v4;
+  std::vector<std::pair<uint64_t, uint64_t>> local_v6;
   std::unique_ptr<NeighborTable> neighbors;
   std::unique_ptr<uint8_t[]> build_bytes;
   size_t build_used = 0;
@@ -209,7 +211,12 @@ struct Router::Impl {
   void flush_pending(Neighbor* n, RouterOutput& out);
   void fail_neighbor(Neighbor* n, Nanos now, RouterOutput& out);
 
-  bool is_local(const IpAddress& a) const { return std::binary_search(local.begin(), local.end(), a); }
+  bool is_local(const IpAddress& a) const {
+    uint64_t k[2];
+    std::memcpy(k, a.bytes.data(), 16);
+    if (IsV4(a)) return std::binary_search(local_v4.begin(), local_v4.end(), k[0]);
+    return std::binary_search(local_v6.begin(), local_v6.end(), std::pair<uint64_t, uint64_t>{k[0], k[1]});
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -283,6 +290,7 @@ Result<RouteTable> Router::Impl::BuildRoutes(const RouterConfig& config) {
     Status st = table.add(Route{r.dst, r.via, c->iface, Route::Kind::kStatic});
     if (!st.ok()) return st.error().wrap(where);
   }
+  table.compile();
   return table;
 }
 
@@ -360,18 +368,28 @@ Status Router::reconfigure(const RouterConfig& config) {
     }
   }
 
-  std::vector<IpAddress> local;
+  std::vector<uint64_t> local_v4;
+  std::vector<std::pair<uint64_t, uint64_t>> local_v6;
   for (const Iface& f : ifaces) {
-    for (const IpPrefix& p : f.v4) local.push_back(p.address);
-    for (const IpPrefix& p : f.v6) local.push_back(p.address);
+    for (const IpPrefix& p : f.v4) {
+      uint64_t k[2];
+      std::memcpy(k, p.address.bytes.data(), 16);
+      local_v4.push_back(k[0]);
+    }
+    for (const IpPrefix& p : f.v6) {
+      uint64_t k[2];
+      std::memcpy(k, p.address.bytes.data(), 16);
+      local_v6.emplace_back(k[0], k[1]);
+    }
   }
-  std::sort(local.begin(), local.end());
-  local.erase(std::unique(local.begin(), local.end()), local.end());
+  std::sort(local_v4.begin(), local_v4.end());
+  std::sort(local_v6.begin(), local_v6.end());
 
   m.config = config;
   m.ifaces = std::move(ifaces);
   m.routes = std::move(routes);
-  m.local = std::move(local);
+  m.local_v4 = std::move(local_v4);
+  m.local_v6 = std::move(local_v6);
   m.neighbors = std::move(table);
   return Status::Ok();
 }

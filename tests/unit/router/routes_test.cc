@@ -16,6 +16,7 @@ TEST(RouteTable, LongestPrefixWins) {
   ASSERT_TRUE(t.add(Route{P("10.0.0.0/8"), std::nullopt, 0, Route::Kind::kConnected}).ok());
   ASSERT_TRUE(t.add(Route{P("10.1.0.0/16"), std::nullopt, 1, Route::Kind::kConnected}).ok());
   ASSERT_TRUE(t.add(Route{P("10.1.2.3/32"), std::nullopt, 3, Route::Kind::kConnected}).ok());
+  t.compile();
   EXPECT_EQ(t.lookup(A("10.1.2.3"))->iface, 3);
   EXPECT_EQ(t.lookup(A("10.1.2.4"))->iface, 1);
   EXPECT_EQ(t.lookup(A("10.2.0.1"))->iface, 0);
@@ -37,6 +38,7 @@ TEST(RouteTable, V6) {
   ASSERT_TRUE(t.add(Route{P("::/0"), A("fd00::1"), 0, Route::Kind::kStatic}).ok());
   ASSERT_TRUE(t.add(Route{P("fd00:1::/64"), std::nullopt, 1, Route::Kind::kConnected}).ok());
   ASSERT_TRUE(t.add(Route{P("fd00:1::/127"), std::nullopt, 2, Route::Kind::kConnected}).ok());
+  t.compile();
   EXPECT_EQ(t.lookup(A("fd00:1::1"))->iface, 2);
   EXPECT_EQ(t.lookup(A("fd00:1::2"))->iface, 1);
   EXPECT_EQ(t.lookup(A("2001:db8::1"))->iface, 0);
@@ -64,7 +66,8 @@ void RandomisedAgainstScan(IpAddress::Family family, uint32_t seed) {
     if (t.add(r).ok()) added.push_back(r);
   }
   ASSERT_GT(added.size(), 500u);
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 40000; ++i) {
+    if (i == 20000) t.compile();  // the bit-by-bit walk first, then the compressed form
     IpAddress a = random_address();
     if (i % 3 == 0) a = added[rng() % added.size()].prefix.address;  // exact network addresses too
     const Route* got = t.lookup(a);
@@ -78,6 +81,29 @@ void RandomisedAgainstScan(IpAddress::Family family, uint32_t seed) {
 
 TEST(RouteTable, RandomisedV4) { RandomisedAgainstScan(IpAddress::Family::kV4, 1); }
 TEST(RouteTable, RandomisedV6) { RandomisedAgainstScan(IpAddress::Family::kV6, 2); }
+
+}  // namespace
+}  // namespace cloudlet::router
+
+namespace cloudlet::router {
+namespace {
+
+TEST(RouteTable, CompiledEdgeCases) {
+  RouteTable t;
+  t.compile();
+  EXPECT_EQ(t.lookup(A("1.2.3.4")), nullptr);  // empty
+  ASSERT_TRUE(t.add(Route{P("255.255.255.255/32"), std::nullopt, 1, Route::Kind::kConnected}).ok());
+  ASSERT_TRUE(
+      t.add(Route{P("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128"), std::nullopt, 2, Route::Kind::kConnected}).ok());
+  ASSERT_TRUE(t.add(Route{P("fd00:0:0:0:8000::/65"), std::nullopt, 3, Route::Kind::kConnected}).ok());
+  t.compile();
+  EXPECT_EQ(t.lookup(A("255.255.255.255"))->iface, 1);
+  EXPECT_EQ(t.lookup(A("255.255.255.254")), nullptr);
+  EXPECT_EQ(t.lookup(A("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))->iface, 2);
+  EXPECT_EQ(t.lookup(A("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe")), nullptr);
+  EXPECT_EQ(t.lookup(A("fd00::8000:0:0:1"))->iface, 3);
+  EXPECT_EQ(t.lookup(A("fd00::7fff:0:0:1")), nullptr);
+}
 
 }  // namespace
 }  // namespace cloudlet::router
