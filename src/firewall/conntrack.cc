@@ -86,10 +86,13 @@ Nanos TcpTimeout(const Timeouts& t, TcpState s) {
 template <typename T>
 HugeArray<T>::HugeArray(size_t n) : size_(n) {
   constexpr size_t kHuge = 2 << 20;
-  const size_t bytes = (n * sizeof(T) + kHuge - 1) / kHuge * kHuge;
-  void* p = std::aligned_alloc(kHuge, bytes);
+  // Small tables (tests, fuzzing) are not worth a 2 MiB allocation each.
+  const bool huge = n * sizeof(T) >= kHuge;
+  const size_t align = huge ? kHuge : 64;
+  const size_t bytes = (n * sizeof(T) + align - 1) / align * align;
+  void* p = std::aligned_alloc(align, bytes);
   if (!p) throw std::bad_alloc();
-  madvise(p, bytes, MADV_HUGEPAGE);  // best effort
+  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // best effort
   data_ = static_cast<T*>(p);
   for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
 }
