@@ -72,6 +72,10 @@ Status RunDaemon(const DaemonOptions& options) {
   auto host = MakeSystemHostOps();
   auto vpns = MakeTunnelRuntime();
   Reconciler reconciler(*host, *runtime, &store, vpns.get());
+  // Routers' DHCP leases survive restarts here.
+  const std::string lease_dir = options.state_dir + "/dhcp";
+  if (::mkdir(lease_dir.c_str(), 0755) < 0 && errno != EEXIST) return ErrnoError("mkdir " + lease_dir);
+  reconciler.set_lease_dir(lease_dir);
   auto problems = reconciler.Restore(state, [](const nlohmann::json& j) { return FromJson(j); });
   for (const auto& p : problems) spdlog::error("could not restore {}", p);
 

@@ -42,4 +42,15 @@ HttpReply DaemonBackend::Down(const std::string& project) {
   return ReportReply(reconciler_.Down(project));
 }
 
+HttpReply DaemonBackend::Firewall(const nlohmann::json& request) {
+  Result<nlohmann::json> reply = Error("");
+  try {
+    reply = reconciler_.RouterQuery(request.value("query", ""), request);
+  } catch (const nlohmann::json::exception& e) {  // a field of the wrong type
+    return ErrorReply(400, std::string("bad firewall request: ") + e.what());
+  }
+  if (!reply.ok()) return ErrorReply(400, reply.error().message());
+  return {200, *reply};
+}
+
 }  // namespace cloudlet

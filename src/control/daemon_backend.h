@@ -14,6 +14,7 @@ class DaemonBackend final : public ApiBackend {
   HttpReply StatusReply() override;
   HttpReply Up(const std::string& project, const nlohmann::json& config) override;
   HttpReply Down(const std::string& project) override;
+  HttpReply Firewall(const nlohmann::json& request) override;
 
  private:
   Reconciler& reconciler_;

@@ -41,8 +41,11 @@ DataplaneSpec ToSpec(const std::vector<SwitchPlan>& switches) {
     ss.config.mac_aging = static_cast<Nanos>(s.mac_aging_seconds) * kSecond;
     for (const auto& p : s.ports) {
       PortSpec ps;
-      ps.kind = p.kind == PortPlanKind::kTap ? PortKind::kTap : PortKind::kAfPacket;
+      ps.kind = p.kind == PortPlanKind::kTap      ? PortKind::kTap
+                : p.kind == PortPlanKind::kRouter ? PortKind::kRouter
+                                                  : PortKind::kAfPacket;
       ps.ifname = p.ifname;
+      ps.instance = p.instance;
       ps.config.name = p.name;
       ps.config.mode = ToPortMode(p.mode);
       ps.config.vlan = p.vlan;
@@ -78,7 +81,7 @@ nlohmann::json PortJson(const PortStatus& p) {
   return {
       {"name", c.name},
       {"interface", p.spec.ifname},
-      {"kind", p.spec.kind == PortKind::kTap ? "tap" : "af_packet"},
+      {"kind", p.spec.kind == PortKind::kTap ? "tap" : p.spec.kind == PortKind::kRouter ? "router" : "af_packet"},
       {"mode", ModeName(c.mode)},
       {"vlan", c.mode == PortMode::kTrunk ? 0 : c.vlan},
       {"vlans", vlans},
@@ -101,10 +104,18 @@ nlohmann::json PortJson(const PortStatus& p) {
 
 class DataplaneRuntime final : public SwitchRuntime {
  public:
-  explicit DataplaneRuntime(const Clock& clock) : dataplane_(clock) {}
+  explicit DataplaneRuntime(const Clock& clock) : routers_(clock, OpenKernelPort), dataplane_(clock, routers_.opener()) {}
 
   cloudlet::Status Apply(const std::vector<SwitchPlan>& switches) override {
     return dataplane_.apply(ToSpec(switches));
+  }
+
+  Result<std::vector<std::string>> ApplyRouters(const std::vector<RouterPlan>& routers) override {
+    return routers_.Apply(routers);
+  }
+  nlohmann::json RouterSnapshot() override { return routers_.Snapshot(); }
+  Result<nlohmann::json> RouterQuery(const std::string& what, const nlohmann::json& args) override {
+    return routers_.Query(what, args);
   }
 
   nlohmann::json Snapshot() override {
@@ -140,6 +151,7 @@ class DataplaneRuntime final : public SwitchRuntime {
   }
 
  private:
+  RouterSet routers_;    // before dataplane_: the router ports (owned by the switches) hold its handles
   Dataplane dataplane_;
 };
 

@@ -33,4 +33,7 @@ constexpr std::string_view kVpnNetnsPrefix = "clv-";
 constexpr std::string_view kVpnHostIfPrefix = "clg-";
 constexpr std::string_view kVpnTunPrefix = "clw-";
 
+// "rt-" + 8 hex digits of a hash of the project path: the instance key of the project's router port.
+std::string RouterPortKey(const std::string& project);
+
 }  // namespace cloudlet

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/config.h"
 #include "control/naming.h"
 
 namespace cloudlet {
@@ -196,6 +197,23 @@ std::vector<SwitchPlan> BuildSwitchPlans(const std::string& project, const Cloud
     pp.vlan = vpn.attach.vlan;
     pp.max_macs = decl->port_max_macs;
     sp->ports.push_back(std::move(pp));
+  }
+  if (cfg.router) {
+    auto [sp, decl] = find(cfg.router->switch_name);
+    if (sp) {
+      // The router joins its switch as one trunk of every routed VLAN (router/router_port.h).
+      PortPlan pp;
+      pp.name = "router";
+      pp.kind = PortPlanKind::kRouter;
+      pp.ifname = cfg.router->uplink ? cfg.router->uplink->interface : "";
+      pp.instance = RouterPortKey(project);
+      pp.mode = PortModeDecl::kTrunk;
+      for (const auto& v : cfg.vlans) {
+        if (VlanRouted(v)) pp.vlans.push_back(v.id);
+      }
+      pp.max_macs = decl->port_max_macs;
+      sp->ports.push_back(std::move(pp));
+    }
   }
   for (const auto& link : cfg.links) {
     for (char side : {'a', 'b'}) {

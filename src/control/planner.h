@@ -23,12 +23,13 @@ constexpr uint32_t kLinkMtu = 1508;
 
 // ---- What the data plane should run (mirrors dataplane/dataplane.h without depending on it) ----
 
-enum class PortPlanKind : uint8_t { kAfPacket, kTap };
+enum class PortPlanKind : uint8_t { kAfPacket, kTap, kRouter };
 
 struct PortPlan {
   std::string name;  // logical port name: the endpoint, link or declared port name
   PortPlanKind kind = PortPlanKind::kAfPacket;
-  std::string ifname;  // kernel interface to attach (AF_PACKET) or create (TAP)
+  std::string ifname;  // kernel interface to attach (AF_PACKET) or create (TAP); kRouter: its uplink ("" = none)
+  std::string instance;  // kRouter: RouterPortKey(project)
   PortModeDecl mode = PortModeDecl::kAccess;
   uint16_t vlan = 0;
   std::vector<uint16_t> vlans;

@@ -65,6 +65,27 @@ cloudlet::Status Reconciler::ApplyVpns(const std::vector<VpnPlan>& target, std::
   return Status::Ok();
 }
 
+std::vector<RouterPlan> Reconciler::RoutersWith(const std::string& project, std::optional<RouterPlan> own) const {
+  std::vector<RouterPlan> out;
+  for (const auto& r : routers_) {
+    if (r.project != project) out.push_back(r);
+  }
+  if (own) out.push_back(std::move(*own));
+  return out;
+}
+
+cloudlet::Status Reconciler::ApplyRouters(const std::vector<RouterPlan>& target, std::vector<std::string>& changes) {
+  auto lines = runtime_.ApplyRouters(target);
+  if (!lines.ok()) return lines.error();
+  routers_ = target;
+  for (auto& line : *lines) changes.push_back(std::move(line));
+  return Status::Ok();
+}
+
+Result<nlohmann::json> Reconciler::RouterQuery(const std::string& what, const nlohmann::json& args) {
+  return runtime_.RouterQuery(what, args);
+}
+
 std::vector<SwitchPlan> Reconciler::SwitchesOf(const std::string& project) const {
   std::vector<SwitchPlan> out;
   for (const auto& s : running_) {
@@ -140,8 +161,16 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
   }
   for (auto& v : BuildVpnPlans(project, cfg)) vpn_target.push_back(std::move(v));
   const bool vpns_same = vpn_runtime_ ? vpn_runtime_->Matches(vpn_target) : vpn_target.empty();
+  auto own_router = BuildRouterPlan(project, cfg, lease_dir_);
+  if (!own_router.ok()) {
+    report.status = own_router.error();
+    report.http_code = 400;
+    return report;
+  }
+  const std::vector<RouterPlan> router_target = RoutersWith(project, *own_router);
+  const bool routers_same = applied_once_ && router_target == routers_;
 
-  if (plan.empty() && dataplane_same && vpns_same && recorded && !recorded->pending) {
+  if (plan.empty() && dataplane_same && vpns_same && routers_same && recorded && !recorded->pending) {
     configs_[project] = cfg;
     if (recorded->config != cfg_json) {  // same effect, other text (e.g. comments moved lines): remember it
       rec_it->second.config = cfg_json;
@@ -195,6 +224,13 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
     spdlog::info("up {}: {}", project, report.changes[i]);
   }
   if (!vpn_status.ok()) return fail(vpn_status);
+  // After the switches: each router's port was just opened (or kept); now it gets its interfaces and rules.
+  const size_t first_router_change = report.changes.size();
+  auto router_status = ApplyRouters(router_target, report.changes);
+  for (size_t i = first_router_change; i < report.changes.size(); ++i) {
+    spdlog::info("up {}: {}", project, report.changes[i]);
+  }
+  if (!router_status.ok()) return fail(router_status);
 
   ProjectRecord result = plan.result;
   result.config = cfg_json;
@@ -236,6 +272,7 @@ ChangeReport Reconciler::DownLocked(const std::string& project) {
     if (v.project != project) vpn_target.push_back(v);
   }
   if (auto st = ApplyVpns(vpn_target, report.changes); !st.ok()) return fail(st);
+  if (auto st = ApplyRouters(RoutersWith(project, std::nullopt), report.changes); !st.ok()) return fail(st);
   const std::vector<SwitchPlan> before = SwitchesOf(project);
   if (auto st = ApplySwitches(ReplaceProject(running_, project, {})); !st.ok()) return fail(st);
   for (auto& line : DescribeSwitchChanges(before, {})) report.changes.push_back(std::move(line));
@@ -296,7 +333,7 @@ nlohmann::json Reconciler::StatusJson() {
                      {"host_interface", VpnHostIfname(cfg->first, decl.name)}};
     }
   }
-  return {{"switches", switches}, {"endpoints", endpoints}, {"vpns", vpns}};
+  return {{"switches", switches}, {"endpoints", endpoints}, {"vpns", vpns}, {"routers", runtime_.RouterSnapshot()}};
 }
 
 }  // namespace cloudlet

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ class Reconciler {
 
   // {"switches":[...],"endpoints":[...],"vpns":[...]} — see the status contract in docs.
   nlohmann::json StatusJson();
+  // `cloudlet firewall` (see RouterSet::Query).
+  Result<nlohmann::json> RouterQuery(const std::string& what, const nlohmann::json& args);
+  // Where routers keep their DHCP leases ("" = not persisted). Set before Restore.
+  void set_lease_dir(std::string dir) { lease_dir_ = std::move(dir); }
 
  private:
   ChangeReport UpLocked(const std::string& project, const CloudConfig& cfg, const nlohmann::json& cfg_json);
@@ -55,6 +60,9 @@ class Reconciler {
   // Runs `target` (every project's VPNs), appending what changed to `changes`.
   cloudlet::Status ApplyVpns(const std::vector<VpnPlan>& target, std::vector<std::string>& changes);
   std::vector<SwitchPlan> SwitchesOf(const std::string& project) const;
+  // Every project's router but `project`'s, plus `own` (if any).
+  std::vector<RouterPlan> RoutersWith(const std::string& project, std::optional<RouterPlan> own) const;
+  cloudlet::Status ApplyRouters(const std::vector<RouterPlan>& target, std::vector<std::string>& changes);
 
   HostOps& host_;
   SwitchRuntime& runtime_;
@@ -65,6 +73,8 @@ class Reconciler {
   std::map<std::string, CloudConfig> configs_;  // desired state of every project, as last asked for
   std::vector<SwitchPlan> running_;             // what the data plane runs (last successful Apply)
   std::vector<VpnPlan> vpns_;                   // what the VPN runtime was last asked to run
+  std::vector<RouterPlan> routers_;             // what the routers were last configured with
+  std::string lease_dir_;
   bool applied_once_ = false;
 };
 

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "control/planner.h"
+#include "control/router_runtime.h"
 
 namespace cloudlet {
 
@@ -20,6 +22,20 @@ class SwitchRuntime {
   // [{"name","max_macs","mac_aging_seconds","mac_count","ports":[...],"vlans":[...],"macs":[...]}]; VLAN names are
   // left empty for the caller, which knows the configs, to fill in.
   virtual nlohmann::json Snapshot() = 0;
+
+  // Routers (router/router_port.h): configures every router in `routers` (their ports are in the switches applied
+  // just before); one line per change. Runtimes without routers refuse a non-empty list.
+  virtual Result<std::vector<std::string>> ApplyRouters(const std::vector<RouterPlan>& routers) {
+    if (!routers.empty()) return Error("this data plane has no routers");
+    return std::vector<std::string>{};
+  }
+  virtual nlohmann::json RouterSnapshot() { return nlohmann::json::array(); }
+  // `cloudlet firewall` queries (RouterSet::Query).
+  virtual Result<nlohmann::json> RouterQuery(const std::string& what, const nlohmann::json& args) {
+    (void)what;
+    (void)args;
+    return Error("this data plane has no routers");
+  }
 };
 
 // Runs the switches in a dataplane/Dataplane (threads, AF_PACKET and TAP ports).
