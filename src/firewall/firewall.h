@@ -42,12 +42,14 @@ struct Timeouts {
   Nanos udp_stream = 120 * kSecond;  // seen both ways
   Nanos icmp = 30 * kSecond;
   Nanos generic = 600 * kSecond;    // other protocols
+  bool operator==(const Timeouts&) const = default;
 };
 
 struct ConntrackConfig {
   size_t max_connections = 262144;  // the table's bound; a power of two is not required
   Timeouts timeouts;
   bool tcp_loose = false;  // false: a TCP connection must start with a SYN (nf_conntrack_tcp_loose=0)
+  bool operator==(const ConntrackConfig&) const = default;
 };
 
 // Masquerade: a new connection from `from` to `to` leaves with the egress interface's address as its source and a
@@ -57,6 +59,7 @@ struct Masquerade {
   ZoneId to = kNoZone;
   uint16_t port_lo = 1024;
   uint16_t port_hi = 65535;
+  bool operator==(const Masquerade&) const = default;
 };
 
 // Port forward: a new connection entering from zone `from` to `match_dst` (the uplink's address; empty: any address)
@@ -70,6 +73,7 @@ struct PortForward {
   uint16_t port_hi = 0;
   IpAddress to_address;
   uint16_t to_port = 0;
+  bool operator==(const PortForward&) const = default;
 };
 
 // Everything `replace()` swaps in at once.
@@ -82,6 +86,7 @@ struct RuleSet {
   std::vector<Action> policy;
   std::vector<Masquerade> masquerade;
   std::vector<PortForward> forwards;
+  bool operator==(const RuleSet&) const = default;
 };
 
 enum class CtState : uint8_t { kNew, kEstablished, kRelated, kInvalid };

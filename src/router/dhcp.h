@@ -43,6 +43,7 @@ struct DhcpConfig {
   uint32_t lease_seconds = 3600;
   uint32_t mtu = 0;                                         // option 26 when nonzero
   std::vector<std::pair<MacAddr, IpAddress>> reservations;  // fixed addresses (inside subnet, any pool)
+  bool operator==(const DhcpConfig&) const = default;
 };
 
 struct DhcpLease {
