@@ -790,3 +790,70 @@ TEST_F(DhcpRouterTest, ReconfigureKeepsLeasesOfInterfacesThatStay) {
 
 }  // namespace
 }  // namespace cloudlet::router
+
+namespace cloudlet::router {
+namespace {
+
+TEST_F(RouterTest, StaleNeighborIsProbedByUnicastThenConfirmedOrDropped) {
+  Learn(1, Ip("10.0.20.5"), kHostB, Ip("10.0.20.1"));  // STALE
+  Learn(1, Ip("10.0.20.6"), kHostC, Ip("10.0.20.1"));
+  for (const char* dst : {"10.0.20.5", "10.0.20.6"}) {
+    ASSERT_EQ(Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip(dst), kIpProtoUdp, Udp(1, 2))).size(), 1u);
+  }
+  EXPECT_EQ(router_->neighbors(0)[0].state, NeighborState::kProbe);
+  EXPECT_TRUE(Tick(kSecond).empty());  // the first probe waits kDelayFirstProbe
+  auto out = Tick(kDelayFirstProbe);
+  ASSERT_EQ(out.size(), 2u);
+  for (const TxFrame& f : out) {
+    EXPECT_EQ(LoadBe16(f.data + 12), kEtherTypeArp);
+    EXPECT_TRUE(DstMac(f) == kHostB || DstMac(f) == kHostC);  // unicast to the known address
+  }
+  // 10.0.20.5 answers: reachable. 10.0.20.6 stays silent: gone after kMaxProbes.
+  EXPECT_TRUE(Send(1, Arp(2, kHostB, Ip("10.0.20.5"), kMac20, Ip("10.0.20.1"), kMac20), kDelayFirstProbe).empty());
+  for (int i = 1; i <= kMaxProbes; ++i) (void)Tick(kDelayFirstProbe + i * kRetransTime);
+  auto ns = router_->neighbors(kDelayFirstProbe + 4 * kRetransTime);
+  ASSERT_EQ(ns.size(), 1u);
+  EXPECT_EQ(ns[0].ip, Ip("10.0.20.5"));
+  EXPECT_EQ(ns[0].state, NeighborState::kReachable);
+}
+
+class MasqueradeRouterTest : public RouterTest {
+ protected:
+  firewall::Firewall* Fw() override {
+    firewall::RuleSet rs;
+    rs.zones = {"lan", "wan"};
+    firewall::Rule out;
+    out.from_zones = {0};
+    out.to_zones = {1};
+    rs.rules = {out};
+    rs.rule_names = {"lan-out"};
+    rs.masquerade = {firewall::Masquerade{0, 1, 20000, 30000}};
+    auto compiled = firewall::Firewall::Compile(rs);
+    EXPECT_TRUE(compiled.ok()) << compiled.error().message();
+    fw_.replace(*compiled, 0);
+    return &fw_;
+  }
+  firewall::Firewall fw_;
+};
+
+TEST_F(MasqueradeRouterTest, LeavesWithTheEgressInterfaceAddress) {
+  Learn(1, Ip("10.0.20.5"), kHostB, Ip("10.0.20.1"));
+  auto out = Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.20.5"), kIpProtoUdp, Udp(1000, 53)));
+  ASSERT_EQ(out.size(), 1u);
+  L3Info info = Parse(out[0]);
+  EXPECT_EQ(info.src_address(), Ip("10.0.20.1"));
+  EXPECT_EQ(info.dst_address(), Ip("10.0.20.5"));
+  EXPECT_TRUE(IPv4HeaderChecksumOk(out[0].data + 14, 20));
+  EXPECT_TRUE(L4ChecksumOk(out[0].data, info));
+  // The reply comes back to the masquerade address and is translated back to the client.
+  Learn(0, Ip("10.0.10.5"), kHostA, Ip("10.0.10.1"));
+  out = Send(1, Ip4(kHostB, kMac20, Ip("10.0.20.5"), Ip("10.0.20.1"), kIpProtoUdp, Udp(53, info.sport)));
+  ASSERT_EQ(out.size(), 1u);
+  info = Parse(out[0]);
+  EXPECT_EQ(out[0].iface, 0);
+  EXPECT_EQ(info.dst_address(), Ip("10.0.10.5"));
+  EXPECT_EQ(info.dport, 1000);
+}
+
+}  // namespace
+}  // namespace cloudlet::router
