@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "config/model.h"
@@ -38,6 +39,19 @@ inline constexpr size_t kMaxPeersPerVpn = 1024;
 inline constexpr size_t kMaxAllowedIpsPerPeer = 64;
 inline constexpr uint32_t kMinVpnMtu = 1280;  // IPv6's minimum
 inline constexpr uint32_t kMaxVpnMtu = 8920;
+inline constexpr size_t kMaxRoutedVlans = 4094;
+inline constexpr size_t kMaxStaticRoutes = 1024;
+inline constexpr size_t kMaxPortForwards = 256;
+inline constexpr size_t kMaxFirewallRules = 65536;
+inline constexpr size_t kMaxAddressSets = 4096;
+inline constexpr size_t kMaxAddressSetEntries = 65536;  // over all sets
+inline constexpr size_t kMaxRuleListEntries = 1024;     // per from/to/src/dst/sport/dport list of one rule
+inline constexpr size_t kMaxDhcpDns = 8;
+inline constexpr size_t kMaxDhcpReservations = 4096;  // per VLAN
+inline constexpr uint32_t kMinDhcpLeaseSeconds = 60;
+inline constexpr uint32_t kMaxDhcpLeaseSeconds = 30 * 86400;
+inline constexpr uint32_t kMinMaxConnections = 1024;
+inline constexpr uint32_t kMaxMaxConnections = 16777216;
 }  // namespace config_limits
 
 // TPIDs a trunk may use (in their own namespace: switch/vlan_switch.h defines kTpid8021Q for the data plane, and a
@@ -85,5 +99,15 @@ Result<CloudConfig> FromJson(const nlohmann::json& json);
 
 // "access" | "trunk" | "dot1q-tunnel".
 const char* PortModeName(PortModeDecl mode);
+// "accept" | "drop" | "reject".
+const char* FirewallActionName(FirewallActionDecl action);
+
+// A VLAN is routed when the router has an address on it (ipv4 and/or ipv6).
+bool VlanRouted(const VlanDecl& vlan);
+// The firewall zone of a VLAN: `zone`, else its name, else "vlan<ID>".
+std::string VlanZone(const VlanDecl& vlan);
+// Every firewall zone: those of routed VLANs in VLAN order (each once), then the uplink's. A VPN attached to a routed
+// VLAN is in that VLAN's zone.
+std::vector<std::string> ZoneNames(const CloudConfig& config);
 
 }  // namespace cloudlet

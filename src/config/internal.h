@@ -67,7 +67,15 @@ struct Cidr {
   IpAddress address;
   int prefix = 0;
   bool Contains(const IpAddress& ip) const;
+  IpAddress Network() const;  // host bits cleared
+  IpAddress Last() const;     // host bits set (IPv4: the broadcast address)
 };
+// "10.0.0.1", "fd00::1".
+std::string FormatIp(const IpAddress& ip);
+// An address or a prefix: "10.0.0.1" (a /32 or /128) or "10.0.0.0/24". On failure returns nullopt and sets *why.
+std::optional<Cidr> ParseAddressOrPrefix(std::string_view text, std::string* why);
+// Two prefixes of one family that share an address.
+bool Overlaps(const Cidr& a, const Cidr& b);
 // "10.10.0.1/24" or "fd00::1/64". On failure returns nullopt and sets *why.
 std::optional<Cidr> ParseCidr(std::string_view text, std::string* why);
 // "02:00:00:00:00:01" (also with '-'). On failure returns nullopt.
@@ -82,6 +90,15 @@ struct HostPort {
   uint16_t port = 0;
 };
 std::optional<HostPort> ParseHostPort(std::string_view text);
+
+// Names of address sets and firewall rules: [a-z0-9_.-], 1..63 characters.
+std::string CheckRuleName(std::string_view name);
+// A DNS domain: dot-separated labels of letters, digits and '-', at most 253 characters.
+std::string CheckDomain(std::string_view name);
+// "tcp" -> 6, "udp", "icmp", "icmpv6"; nullopt if not a name.
+std::optional<uint8_t> ProtoByName(std::string_view name);
+// An ICMP type by name for proto kIcmp or kIcmpv6 ("echo-request" -> 8 or 128); nullopt if unknown for that proto.
+std::optional<uint8_t> IcmpTypeByName(std::string_view name, uint8_t proto);
 
 // "10, 20, 100-110".
 std::string FormatVlanSet(std::vector<uint16_t> vlans);

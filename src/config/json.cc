@@ -15,8 +15,22 @@ using nlohmann::json;
 constexpr size_t kMaxStringChars = 4096;
 constexpr int64_t kMaxLine = 1000000000;
 
-const std::vector<std::string> kTopKeys = {"version", "source", "vlans", "switches", "links", "endpoints", "vpns"};
-const std::vector<std::string> kVlanKeys = {"id", "name", "loc"};
+const std::vector<std::string> kTopKeys = {"version",   "source", "vlans",  "switches", "links",
+                                           "endpoints", "vpns",   "router", "firewall"};
+const std::vector<std::string> kVlanKeys = {"id", "name", "zone", "ipv4", "ipv6", "mtu", "dhcp", "loc"};
+const std::vector<std::string> kDhcpKeys = {"range", "lease_seconds", "dns", "domain", "reservations", "loc"};
+const std::vector<std::string> kReservationKeys = {"mac", "address", "loc"};
+const std::vector<std::string> kRouterKeys = {"switch",     "mac",           "uplink", "routes",
+                                              "masquerade", "port_forwards", "loc"};
+const std::vector<std::string> kUplinkKeys = {"interface", "zone",     "ipv4", "gateway4",
+                                              "ipv6",      "gateway6", "mtu",  "loc"};
+const std::vector<std::string> kRouteKeys = {"to", "via", "loc"};
+const std::vector<std::string> kForwardKeys = {"proto", "port", "to", "to_port", "loc"};
+const std::vector<std::string> kFirewallKeys = {"max_connections", "sets", "policies", "rules", "loc"};
+const std::vector<std::string> kSetKeys = {"name", "entries", "loc"};
+const std::vector<std::string> kPolicyKeys = {"from", "to", "action", "loc"};
+const std::vector<std::string> kRuleKeys = {"name",  "from",  "to",        "src",       "dst",    "family", "proto",
+                                            "sport", "dport", "icmp_type", "icmp_code", "action", "log",    "loc"};
 const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging_seconds", "ports", "loc"};
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",     "vlan",
                                             "vlans", "native_vlan", "tpid", "max_macs", "loc"};
@@ -30,7 +44,18 @@ const std::vector<std::string> kVpnPeerKeys = {
     "name", "public_key", "allowed_ips", "endpoint", "persistent_keepalive", "preshared_key_file", "loc"};
 const std::vector<std::string> kLocKeys = {"file", "line", "fields"};
 // Keys SourceLoc::field_lines may name: the YAML keys of each declaration.
-const std::vector<std::string> kVlanYamlKeys = {"id", "name"};
+const std::vector<std::string> kVlanYamlKeys = {"id", "name", "zone", "ipv4", "ipv6", "mtu", "dhcp"};
+const std::vector<std::string> kDhcpYamlKeys = {"range", "lease", "dns", "domain", "reservations"};
+const std::vector<std::string> kReservationYamlKeys = {"mac", "address"};
+const std::vector<std::string> kRouterYamlKeys = {"switch", "mac", "uplink", "routes", "masquerade", "port_forwards"};
+const std::vector<std::string> kUplinkYamlKeys = {"interface", "zone", "ipv4", "gateway4", "ipv6", "gateway6", "mtu"};
+const std::vector<std::string> kRouteYamlKeys = {"to", "via"};
+const std::vector<std::string> kForwardYamlKeys = {"proto", "port", "to", "to_port"};
+const std::vector<std::string> kFirewallYamlKeys = {"max_connections", "sets", "policies", "rules"};
+const std::vector<std::string> kSetYamlKeys = {};
+const std::vector<std::string> kPolicyYamlKeys = {"from", "to", "action"};
+const std::vector<std::string> kRuleYamlKeys = {"name",  "from",  "to",        "src",       "dst",    "family", "proto",
+                                                "sport", "dport", "icmp_type", "icmp_code", "action", "log"};
 const std::vector<std::string> kSwitchYamlKeys = {"name", "max_macs", "port_max_macs", "mac_aging", "ports"};
 const std::vector<std::string> kPortYamlKeys = {"name",  "interface",   "tap",  "mode",    "vlan",
                                                 "vlans", "native_vlan", "tpid", "max_macs"};
@@ -51,6 +76,17 @@ json LocToJson(const SourceLoc& loc) {
 }
 
 json VlanListToJson(const std::vector<uint16_t>& vlans) { return json(vlans); }
+
+json PortRangesToJson(const std::vector<PortRangeDecl>& ranges) {
+  json out = json::array();
+  for (const PortRangeDecl& r : ranges) out.push_back(json::array({r.lo, r.hi}));
+  return out;
+}
+
+template <typename T>
+json OptionalToJson(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
 
 std::string TypeName(const json& j) { return j.is_null() ? "null" : j.type_name(); }
 
@@ -79,6 +115,8 @@ class JsonReader {
               [&](const json& j, const std::string& path) { config.endpoints.push_back(ReadEndpoint(j, path)); });
     ReadArray(root, "vpns", "vpns", top, config_limits::kMaxVpns,
               [&](const json& j, const std::string& path) { config.vpns.push_back(ReadVpn(j, path)); });
+    if (auto it = root.find("router"); it != root.end()) config.router = ReadRouter(*it, "router");
+    if (auto it = root.find("firewall"); it != root.end()) config.firewall = ReadFirewall(*it, "firewall");
   }
 
  private:
@@ -194,7 +232,204 @@ class JsonReader {
     if (!CheckObject(j, path, v.loc, kVlanKeys)) return v;
     if (auto it = j.find("id"); it != j.end()) ReadUint(*it, Join(path, "id"), v.loc, UINT16_MAX, v.id);
     if (auto it = j.find("name"); it != j.end()) ReadString(*it, Join(path, "name"), v.loc, v.name);
+    if (auto it = j.find("zone"); it != j.end()) ReadString(*it, Join(path, "zone"), v.loc, v.zone);
+    if (auto it = j.find("ipv4"); it != j.end()) ReadString(*it, Join(path, "ipv4"), v.loc, v.ipv4);
+    if (auto it = j.find("ipv6"); it != j.end()) ReadString(*it, Join(path, "ipv6"), v.loc, v.ipv6);
+    if (auto it = j.find("mtu"); it != j.end()) ReadUint(*it, Join(path, "mtu"), v.loc, UINT32_MAX, v.mtu);
+    if (auto it = j.find("dhcp"); it != j.end()) v.dhcp = ReadDhcp(*it, Join(path, "dhcp"));
     return v;
+  }
+
+  DhcpDecl ReadDhcp(const json& j, const std::string& path) {
+    DhcpDecl d;
+    d.loc = ReadLoc(j, path, kDhcpYamlKeys);
+    if (!CheckObject(j, path, d.loc, kDhcpKeys)) return d;
+    if (auto it = j.find("range"); it != j.end()) ReadString(*it, Join(path, "range"), d.loc, d.range);
+    if (auto it = j.find("lease_seconds"); it != j.end()) {
+      ReadUint(*it, Join(path, "lease"), d.loc, UINT32_MAX, d.lease_seconds);
+    }
+    ReadStringArray(j, "dns", path, d.loc, config_limits::kMaxDhcpDns, d.dns);
+    if (auto it = j.find("domain"); it != j.end()) ReadString(*it, Join(path, "domain"), d.loc, d.domain);
+    ReadArray(j, "reservations", Join(path, "reservations"), d.loc, config_limits::kMaxDhcpReservations,
+              [&](const json& item, const std::string& item_path) {
+                DhcpReservationDecl r;
+                r.loc = ReadLoc(item, item_path, kReservationYamlKeys);
+                if (CheckObject(item, item_path, r.loc, kReservationKeys)) {
+                  if (auto it = item.find("mac"); it != item.end())
+                    ReadString(*it, Join(item_path, "mac"), r.loc, r.mac);
+                  if (auto it = item.find("address"); it != item.end()) {
+                    ReadString(*it, Join(item_path, "address"), r.loc, r.address);
+                  }
+                }
+                d.reservations.push_back(std::move(r));
+              });
+    return d;
+  }
+
+  // A string field `key` of `j`, if present.
+  void ReadStringField(const json& j, const char* key, const std::string& path, const SourceLoc& at, std::string& out) {
+    if (auto it = j.find(key); it != j.end()) ReadString(*it, Join(path, key), at, out);
+  }
+
+  RouterDecl ReadRouter(const json& j, const std::string& path) {
+    RouterDecl r;
+    r.loc = ReadLoc(j, path, kRouterYamlKeys);
+    if (!CheckObject(j, path, r.loc, kRouterKeys)) return r;
+    ReadStringField(j, "switch", path, r.loc, r.switch_name);
+    ReadStringField(j, "mac", path, r.loc, r.mac);
+    if (auto it = j.find("uplink"); it != j.end() && !it->is_null()) {
+      std::string upath = Join(path, "uplink");
+      UplinkDecl u;
+      u.loc = ReadLoc(*it, upath, kUplinkYamlKeys);
+      if (CheckObject(*it, upath, u.loc, kUplinkKeys)) {
+        ReadStringField(*it, "interface", upath, u.loc, u.interface);
+        ReadStringField(*it, "zone", upath, u.loc, u.zone);
+        ReadStringField(*it, "ipv4", upath, u.loc, u.ipv4);
+        ReadStringField(*it, "gateway4", upath, u.loc, u.gateway4);
+        ReadStringField(*it, "ipv6", upath, u.loc, u.ipv6);
+        ReadStringField(*it, "gateway6", upath, u.loc, u.gateway6);
+        if (auto f = it->find("mtu"); f != it->end()) ReadUint(*f, Join(upath, "mtu"), u.loc, UINT32_MAX, u.mtu);
+      }
+      r.uplink = std::move(u);
+    }
+    ReadArray(j, "routes", Join(path, "routes"), r.loc, config_limits::kMaxStaticRoutes,
+              [&](const json& item, const std::string& item_path) {
+                StaticRouteDecl rt;
+                rt.loc = ReadLoc(item, item_path, kRouteYamlKeys);
+                if (CheckObject(item, item_path, rt.loc, kRouteKeys)) {
+                  ReadStringField(item, "to", item_path, rt.loc, rt.to);
+                  ReadStringField(item, "via", item_path, rt.loc, rt.via);
+                }
+                r.routes.push_back(std::move(rt));
+              });
+    ReadStringArray(j, "masquerade", path, r.loc, config_limits::kMaxRuleListEntries, r.masquerade);
+    ReadArray(j, "port_forwards", Join(path, "port_forwards"), r.loc, config_limits::kMaxPortForwards,
+              [&](const json& item, const std::string& item_path) {
+                PortForwardDecl pf;
+                pf.loc = ReadLoc(item, item_path, kForwardYamlKeys);
+                if (CheckObject(item, item_path, pf.loc, kForwardKeys)) {
+                  if (auto it = item.find("proto"); it != item.end()) {
+                    ReadUint(*it, Join(item_path, "proto"), pf.loc, UINT8_MAX, pf.proto);
+                  }
+                  if (auto it = item.find("port"); it != item.end()) {
+                    ReadPortRange(*it, Join(item_path, "port"), pf.loc, pf.port);
+                  }
+                  ReadStringField(item, "to", item_path, pf.loc, pf.to);
+                  if (auto it = item.find("to_port"); it != item.end()) {
+                    ReadUint(*it, Join(item_path, "to_port"), pf.loc, UINT16_MAX, pf.to_port);
+                  }
+                }
+                r.port_forwards.push_back(std::move(pf));
+              });
+    return r;
+  }
+
+  // [lo, hi].
+  bool ReadPortRange(const json& j, const std::string& field, const SourceLoc& at, PortRangeDecl& out) {
+    if (!j.is_array() || j.size() != 2) {
+      Report(at, field, "expected a port range [lo, hi], got " + TypeName(j));
+      return false;
+    }
+    return ReadUint(j[0], field, at, UINT16_MAX, out.lo) && ReadUint(j[1], field, at, UINT16_MAX, out.hi);
+  }
+
+  void ReadPortRanges(const json& obj, const std::string& key, const std::string& path, const SourceLoc& at,
+                      std::vector<PortRangeDecl>& out) {
+    ReadArray(obj, key, Join(path, key), at, config_limits::kMaxRuleListEntries,
+              [&](const json& item, const std::string& item_path) {
+                PortRangeDecl r;
+                if (ReadPortRange(item, item_path, at, r)) out.push_back(r);
+              });
+  }
+
+  bool ReadAction(const json& j, const std::string& field, const SourceLoc& at, FirewallActionDecl& out) {
+    std::string text;
+    if (!ReadString(j, field, at, text)) return false;
+    if (text == "accept") {
+      out = FirewallActionDecl::kAccept;
+    } else if (text == "drop") {
+      out = FirewallActionDecl::kDrop;
+    } else if (text == "reject") {
+      out = FirewallActionDecl::kReject;
+    } else {
+      Report(at, field, "unknown action: use accept, drop or reject");
+      return false;
+    }
+    return true;
+  }
+
+  // An optional small number: absent or null = none.
+  void ReadOptionalUint8(const json& obj, const char* key, const std::string& path, const SourceLoc& at,
+                         std::optional<uint8_t>& out) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return;
+    uint8_t v = 0;
+    if (ReadUint(*it, Join(path, key), at, UINT8_MAX, v)) out = v;
+  }
+
+  FirewallDecl ReadFirewall(const json& j, const std::string& path) {
+    FirewallDecl fw;
+    fw.loc = ReadLoc(j, path, kFirewallYamlKeys);
+    if (!CheckObject(j, path, fw.loc, kFirewallKeys)) return fw;
+    if (auto it = j.find("max_connections"); it != j.end()) {
+      ReadUint(*it, Join(path, "max_connections"), fw.loc, UINT32_MAX, fw.max_connections);
+    }
+    ReadArray(j, "sets", Join(path, "sets"), fw.loc, config_limits::kMaxAddressSets,
+              [&](const json& item, const std::string& item_path) {
+                AddressSetDecl s;
+                s.loc = ReadLoc(item, item_path, kSetYamlKeys);
+                if (CheckObject(item, item_path, s.loc, kSetKeys)) {
+                  ReadStringField(item, "name", item_path, s.loc, s.name);
+                  ReadStringArray(item, "entries", item_path, s.loc, config_limits::kMaxAddressSetEntries, s.entries);
+                }
+                fw.sets.push_back(std::move(s));
+              });
+    ReadArray(j, "policies", Join(path, "policies"), fw.loc, config_limits::kMaxFirewallRules,
+              [&](const json& item, const std::string& item_path) {
+                PolicyDecl p;
+                p.loc = ReadLoc(item, item_path, kPolicyYamlKeys);
+                if (CheckObject(item, item_path, p.loc, kPolicyKeys)) {
+                  ReadStringField(item, "from", item_path, p.loc, p.from);
+                  ReadStringField(item, "to", item_path, p.loc, p.to);
+                  if (auto it = item.find("action"); it != item.end()) {
+                    ReadAction(*it, Join(item_path, "action"), p.loc, p.action);
+                  }
+                }
+                fw.policies.push_back(std::move(p));
+              });
+    ReadArray(j, "rules", Join(path, "rules"), fw.loc, config_limits::kMaxFirewallRules,
+              [&](const json& item, const std::string& item_path) { fw.rules.push_back(ReadRule(item, item_path)); });
+    return fw;
+  }
+
+  FirewallRuleDecl ReadRule(const json& j, const std::string& path) {
+    FirewallRuleDecl r;
+    r.loc = ReadLoc(j, path, kRuleYamlKeys);
+    if (!CheckObject(j, path, r.loc, kRuleKeys)) return r;
+    constexpr size_t kMax = config_limits::kMaxRuleListEntries;
+    ReadStringField(j, "name", path, r.loc, r.name);
+    ReadStringArray(j, "from", path, r.loc, kMax, r.from);
+    ReadStringArray(j, "to", path, r.loc, kMax, r.to);
+    ReadStringArray(j, "src", path, r.loc, kMax, r.src);
+    ReadStringArray(j, "dst", path, r.loc, kMax, r.dst);
+    if (auto it = j.find("family"); it != j.end()) ReadUint(*it, Join(path, "family"), r.loc, UINT8_MAX, r.family);
+    ReadOptionalUint8(j, "proto", path, r.loc, r.proto);
+    ReadPortRanges(j, "sport", path, r.loc, r.sport);
+    ReadPortRanges(j, "dport", path, r.loc, r.dport);
+    ReadOptionalUint8(j, "icmp_type", path, r.loc, r.icmp_type);
+    ReadOptionalUint8(j, "icmp_code", path, r.loc, r.icmp_code);
+    if (auto it = j.find("action"); it != j.end() && !it->is_null()) {
+      FirewallActionDecl action{};
+      if (ReadAction(*it, Join(path, "action"), r.loc, action)) r.action = action;
+    }
+    if (auto it = j.find("log"); it != j.end()) {
+      if (!it->is_boolean()) {
+        Report(r.loc, Join(path, "log"), "expected a boolean, got " + TypeName(*it));
+      } else {
+        r.log = it->get<bool>();
+      }
+    }
+    return r;
   }
 
   SwitchDecl ReadSwitch(const json& j, const std::string& path) {
@@ -348,11 +583,87 @@ class JsonReader {
   std::string default_file_ = "<json>";
 };
 
+json RouterToJson(const RouterDecl& r) {
+  json routes = json::array();
+  for (const StaticRouteDecl& rt : r.routes)
+    routes.push_back({{"to", rt.to}, {"via", rt.via}, {"loc", LocToJson(rt.loc)}});
+  json forwards = json::array();
+  for (const PortForwardDecl& pf : r.port_forwards) {
+    forwards.push_back({{"proto", pf.proto},
+                        {"port", json::array({pf.port.lo, pf.port.hi})},
+                        {"to", pf.to},
+                        {"to_port", pf.to_port},
+                        {"loc", LocToJson(pf.loc)}});
+  }
+  json out{{"switch", r.switch_name},
+           {"mac", r.mac},
+           {"routes", std::move(routes)},
+           {"masquerade", r.masquerade},
+           {"port_forwards", std::move(forwards)},
+           {"loc", LocToJson(r.loc)}};
+  if (r.uplink) {
+    const UplinkDecl& u = *r.uplink;
+    out["uplink"] = {{"interface", u.interface}, {"zone", u.zone},         {"ipv4", u.ipv4}, {"gateway4", u.gateway4},
+                     {"ipv6", u.ipv6},           {"gateway6", u.gateway6}, {"mtu", u.mtu},   {"loc", LocToJson(u.loc)}};
+  }
+  return out;
+}
+
+json FirewallToJson(const FirewallDecl& fw) {
+  json sets = json::array();
+  for (const AddressSetDecl& s : fw.sets)
+    sets.push_back({{"name", s.name}, {"entries", s.entries}, {"loc", LocToJson(s.loc)}});
+  json policies = json::array();
+  for (const PolicyDecl& p : fw.policies) {
+    policies.push_back(
+        {{"from", p.from}, {"to", p.to}, {"action", FirewallActionName(p.action)}, {"loc", LocToJson(p.loc)}});
+  }
+  json rules = json::array();
+  for (const FirewallRuleDecl& r : fw.rules) {
+    rules.push_back({{"name", r.name},
+                     {"from", r.from},
+                     {"to", r.to},
+                     {"src", r.src},
+                     {"dst", r.dst},
+                     {"family", r.family},
+                     {"proto", OptionalToJson(r.proto)},
+                     {"sport", PortRangesToJson(r.sport)},
+                     {"dport", PortRangesToJson(r.dport)},
+                     {"icmp_type", OptionalToJson(r.icmp_type)},
+                     {"icmp_code", OptionalToJson(r.icmp_code)},
+                     {"action", r.action ? json(FirewallActionName(*r.action)) : json(nullptr)},
+                     {"log", r.log},
+                     {"loc", LocToJson(r.loc)}});
+  }
+  return {{"max_connections", fw.max_connections},
+          {"sets", std::move(sets)},
+          {"policies", std::move(policies)},
+          {"rules", std::move(rules)},
+          {"loc", LocToJson(fw.loc)}};
+}
+
 }  // namespace
 
 nlohmann::json ToJson(const CloudConfig& config) {
   json vlans = json::array();
-  for (const VlanDecl& v : config.vlans) vlans.push_back({{"id", v.id}, {"name", v.name}, {"loc", LocToJson(v.loc)}});
+  for (const VlanDecl& v : config.vlans) {
+    json vlan{{"id", v.id}, {"name", v.name}, {"loc", LocToJson(v.loc)}};
+    // L3 keys only when set, so the recorded form of switching-only configs stays as it was.
+    if (!v.zone.empty()) vlan["zone"] = v.zone;
+    if (!v.ipv4.empty()) vlan["ipv4"] = v.ipv4;
+    if (!v.ipv6.empty()) vlan["ipv6"] = v.ipv6;
+    if (v.mtu != VlanDecl{}.mtu) vlan["mtu"] = v.mtu;
+    if (v.dhcp) {
+      json reservations = json::array();
+      for (const DhcpReservationDecl& r : v.dhcp->reservations) {
+        reservations.push_back({{"mac", r.mac}, {"address", r.address}, {"loc", LocToJson(r.loc)}});
+      }
+      vlan["dhcp"] = {
+          {"range", v.dhcp->range},   {"lease_seconds", v.dhcp->lease_seconds},  {"dns", v.dhcp->dns},
+          {"domain", v.dhcp->domain}, {"reservations", std::move(reservations)}, {"loc", LocToJson(v.dhcp->loc)}};
+    }
+    vlans.push_back(std::move(vlan));
+  }
 
   json switches = json::array();
   for (const SwitchDecl& sw : config.switches) {
@@ -435,6 +746,8 @@ nlohmann::json ToJson(const CloudConfig& config) {
            {"endpoints", std::move(endpoints)}};
   // Only written when present, so the recorded form of configs without VPNs stays as it was.
   if (!config.vpns.empty()) out["vpns"] = std::move(vpns);
+  if (config.router) out["router"] = RouterToJson(*config.router);
+  if (config.firewall) out["firewall"] = FirewallToJson(*config.firewall);
   return out;
 }
 

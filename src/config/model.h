@@ -30,9 +30,36 @@ struct SourceLoc {
 
 enum class PortModeDecl : uint8_t { kAccess, kTrunk, kDot1qTunnel };
 
+// A fixed lease of the DHCP server: always this address for this MAC.
+struct DhcpReservationDecl {
+  std::string mac;      // "52:54:00:00:00:01"
+  std::string address;  // IPv4, inside the VLAN's subnet
+  SourceLoc loc;
+
+  bool operator==(const DhcpReservationDecl&) const = default;
+};
+
+// The router's DHCPv4 server on a routed VLAN.
+struct DhcpDecl {
+  std::string range;  // "10.10.0.100-10.10.0.199": inside the subnet, first <= last, not holding the gateway
+  uint32_t lease_seconds = 3600;
+  std::vector<std::string> dns;  // IPv4 addresses handed out as DNS servers
+  std::string domain;            // optional DNS domain
+  std::vector<DhcpReservationDecl> reservations;
+  SourceLoc loc;
+
+  bool operator==(const DhcpDecl&) const = default;
+};
+
 struct VlanDecl {
   uint16_t id = 0;
   std::string name;
+  // L3: a VLAN with ipv4 and/or ipv6 is routed: the router has that address on it (the hosts' gateway).
+  std::string zone;  // firewall zone; "" = the default (VlanZone() in config.h)
+  std::string ipv4;  // CIDR, e.g. "10.10.0.1/24"
+  std::string ipv6;  // CIDR, e.g. "fd00:10::1/64"
+  uint32_t mtu = 1500;
+  std::optional<DhcpDecl> dhcp;
   SourceLoc loc;
 
   bool operator==(const VlanDecl&) const = default;
@@ -131,6 +158,115 @@ struct VpnDecl {
   bool operator==(const VpnDecl&) const = default;
 };
 
+// The router's interface towards the outside: an existing host interface it owns.
+struct UplinkDecl {
+  std::string interface;
+  std::string zone = "uplink";
+  std::string ipv4;      // CIDR; at least one of ipv4/ipv6
+  std::string gateway4;  // optional IPv4 default route, inside ipv4's subnet
+  std::string ipv6;      // CIDR
+  std::string gateway6;  // optional IPv6 default route, inside ipv6's subnet
+  uint32_t mtu = 1500;
+  SourceLoc loc;
+
+  bool operator==(const UplinkDecl&) const = default;
+};
+
+struct StaticRouteDecl {
+  std::string to;   // prefix, host bits zero: "10.99.0.0/16"
+  std::string via;  // next hop, inside a routed VLAN's or the uplink's subnet of the same family
+  SourceLoc loc;
+
+  bool operator==(const StaticRouteDecl&) const = default;
+};
+
+// IP protocol numbers the model names.
+namespace ip_proto {
+inline constexpr uint8_t kIcmp = 1;
+inline constexpr uint8_t kTcp = 6;
+inline constexpr uint8_t kUdp = 17;
+inline constexpr uint8_t kIcmpv6 = 58;
+}  // namespace ip_proto
+
+struct PortRangeDecl {
+  uint16_t lo = 0, hi = 0;  // inclusive; a single port is lo == hi
+
+  bool operator==(const PortRangeDecl&) const = default;
+};
+
+// DNAT from the uplink: proto/port on the uplink address to `to`:to_port.. inside a routed VLAN.
+struct PortForwardDecl {
+  uint8_t proto = ip_proto::kTcp;  // kTcp or kUdp
+  PortRangeDecl port;
+  std::string to;        // an address inside a routed VLAN's subnet
+  uint16_t to_port = 0;  // first destination port; defaults to port.lo (a range maps onto to_port..)
+  SourceLoc loc;
+
+  bool operator==(const PortForwardDecl&) const = default;
+};
+
+// The L3 router: one per host, attached to one switch as a trunk port carrying every routed VLAN.
+struct RouterDecl {
+  std::string switch_name;
+  std::string mac;  // optional; "" = derived by the planner
+  std::optional<UplinkDecl> uplink;
+  std::vector<StaticRouteDecl> routes;
+  std::vector<std::string> masquerade;  // zones whose new connections out of the uplink are SNATed to its address
+  std::vector<PortForwardDecl> port_forwards;
+  SourceLoc loc;
+
+  bool operator==(const RouterDecl&) const = default;
+};
+
+enum class FirewallActionDecl : uint8_t { kAccept, kDrop, kReject };
+
+// A named list of addresses and prefixes that rules reference as "@name".
+struct AddressSetDecl {
+  std::string name;
+  std::vector<std::string> entries;  // "10.10.0.5", "10.20.0.0/24", "fd00::/8"
+  SourceLoc loc;
+
+  bool operator==(const AddressSetDecl&) const = default;
+};
+
+// The default action for new connections from one zone to another ("any" matches every zone).
+struct PolicyDecl {
+  std::string from, to;
+  FirewallActionDecl action = FirewallActionDecl::kDrop;
+  SourceLoc loc;
+
+  bool operator==(const PolicyDecl&) const = default;
+};
+
+// One rule; rules are tried in order for new connections, the first match decides. Empty lists match anything.
+struct FirewallRuleDecl {
+  std::string name;               // optional, unique when given
+  std::vector<std::string> from;  // zones ("any" allowed)
+  std::vector<std::string> to;
+  std::vector<std::string> src;  // addresses, prefixes and "@set"
+  std::vector<std::string> dst;
+  uint8_t family = 0;  // 0 = as the addresses imply (or both), 4 or 6
+  std::optional<uint8_t> proto;
+  std::vector<PortRangeDecl> sport, dport;  // need proto tcp or udp
+  std::optional<uint8_t> icmp_type;         // need proto icmp or icmpv6; names are resolved by the reader
+  std::optional<uint8_t> icmp_code;
+  std::optional<FirewallActionDecl> action;  // required; optional only so a missing one can be reported
+  bool log = false;
+  SourceLoc loc;
+
+  bool operator==(const FirewallRuleDecl&) const = default;
+};
+
+struct FirewallDecl {
+  uint32_t max_connections = 262144;
+  std::vector<AddressSetDecl> sets;  // in the order written
+  std::vector<PolicyDecl> policies;
+  std::vector<FirewallRuleDecl> rules;
+  SourceLoc loc;
+
+  bool operator==(const FirewallDecl&) const = default;
+};
+
 struct CloudConfig {
   std::string source;  // file the config was read from
   std::vector<VlanDecl> vlans;
@@ -138,6 +274,8 @@ struct CloudConfig {
   std::vector<LinkDecl> links;
   std::vector<EndpointDecl> endpoints;
   std::vector<VpnDecl> vpns;
+  std::optional<RouterDecl> router;
+  std::optional<FirewallDecl> firewall;
 
   bool operator==(const CloudConfig&) const = default;
 };

@@ -151,6 +151,100 @@ bool Cidr::Contains(const IpAddress& ip) const {
   return (ip.bytes[full] & mask) == (address.bytes[full] & mask);
 }
 
+IpAddress Cidr::Network() const {
+  IpAddress out = address;
+  for (int i = 0; i < address.bits() / 8; ++i) {
+    int keep = std::clamp(prefix - i * 8, 0, 8);
+    out.bytes[i] &= static_cast<uint8_t>(0xff00 >> keep);
+  }
+  return out;
+}
+
+IpAddress Cidr::Last() const {
+  IpAddress out = address;
+  for (int i = 0; i < address.bits() / 8; ++i) {
+    int keep = std::clamp(prefix - i * 8, 0, 8);
+    out.bytes[i] |= static_cast<uint8_t>(0xff >> keep);
+  }
+  return out;
+}
+
+std::string FormatIp(const IpAddress& ip) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ip.family, ip.bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+bool Overlaps(const Cidr& a, const Cidr& b) {
+  if (a.address.family != b.address.family) return false;
+  return a.prefix <= b.prefix ? a.Contains(b.address) : b.Contains(a.address);
+}
+
+std::optional<Cidr> ParseAddressOrPrefix(std::string_view text, std::string* why) {
+  if (text.find('/') != std::string_view::npos) return ParseCidr(text, why);
+  auto ip = ParseIp(text);
+  if (!ip) {
+    *why = "'" + std::string(text) + "' is not an IPv4 or IPv6 address or prefix";
+    return std::nullopt;
+  }
+  return Cidr{*ip, ip->bits()};
+}
+
+std::string CheckRuleName(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 63) return "'" + std::string(name) + "' is longer than 63 characters";
+  bool ok = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+  if (!ok) return "'" + std::string(name) + "' is not a valid name: use lowercase letters, digits, '-', '_' and '.'";
+  return "";
+}
+
+std::string CheckDomain(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > 253) return "longer than 253 characters";
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    bool ok = !label.empty() && label.size() <= 63 && label.front() != '-' && label.back() != '-' &&
+              std::all_of(label.begin(), label.end(),
+                          [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; });
+    if (!ok)
+      return "'" + std::string(name) + "' is not a DNS domain (labels of letters, digits and '-', joined by '.')";
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return "";
+}
+
+std::optional<uint8_t> ProtoByName(std::string_view name) {
+  if (name == "tcp") return ip_proto::kTcp;
+  if (name == "udp") return ip_proto::kUdp;
+  if (name == "icmp") return ip_proto::kIcmp;
+  if (name == "icmpv6") return ip_proto::kIcmpv6;
+  return std::nullopt;
+}
+
+std::optional<uint8_t> IcmpTypeByName(std::string_view name, uint8_t proto) {
+  struct Named {
+    std::string_view name;
+    int v4, v6;  // -1: none
+  };
+  static constexpr Named kTypes[] = {{"echo-request", 8, 128},
+                                     {"echo-reply", 0, 129},
+                                     {"destination-unreachable", 3, 1},
+                                     {"time-exceeded", 11, 3},
+                                     {"packet-too-big", -1, 2}};
+  for (const Named& t : kTypes) {
+    if (t.name != name) continue;
+    int v = proto == ip_proto::kIcmpv6 ? t.v6 : t.v4;
+    if (v < 0) return std::nullopt;
+    return static_cast<uint8_t>(v);
+  }
+  return std::nullopt;
+}
+
 std::optional<Cidr> ParseCidr(std::string_view text, std::string* why) {
   size_t slash = text.find('/');
   if (slash == std::string_view::npos) {
@@ -277,6 +371,40 @@ const char* PortModeName(PortModeDecl mode) {
       return "dot1q-tunnel";
   }
   return "access";
+}
+
+const char* FirewallActionName(FirewallActionDecl action) {
+  switch (action) {
+    case FirewallActionDecl::kAccept:
+      return "accept";
+    case FirewallActionDecl::kDrop:
+      return "drop";
+    case FirewallActionDecl::kReject:
+      return "reject";
+  }
+  return "drop";
+}
+
+bool VlanRouted(const VlanDecl& vlan) { return !vlan.ipv4.empty() || !vlan.ipv6.empty(); }
+
+std::string VlanZone(const VlanDecl& vlan) {
+  if (!vlan.zone.empty()) return vlan.zone;
+  if (!vlan.name.empty()) return vlan.name;
+  return "vlan" + std::to_string(vlan.id);
+}
+
+std::vector<std::string> ZoneNames(const CloudConfig& config) {
+  std::vector<std::string> zones;
+  for (const VlanDecl& v : config.vlans) {
+    if (!VlanRouted(v)) continue;
+    std::string zone = VlanZone(v);
+    if (std::find(zones.begin(), zones.end(), zone) == zones.end()) zones.push_back(std::move(zone));
+  }
+  if (config.router && config.router->uplink) {
+    const std::string& zone = config.router->uplink->zone;
+    if (std::find(zones.begin(), zones.end(), zone) == zones.end()) zones.push_back(zone);
+  }
+  return zones;
 }
 
 }  // namespace cloudlet

@@ -13,6 +13,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <set>
 
 #include "base/fd.h"
 #include "config/config.h"
@@ -41,6 +42,9 @@ class ModelChecker {
     CheckLinks();
     CheckEndpoints();
     CheckVpns();
+    CheckRoutedVlans();
+    CheckRouter();
+    CheckFirewall();
     CheckPortNames();
     CheckLinkLoops();
   }
@@ -530,6 +534,565 @@ class ModelChecker {
     }
   }
 
+  // ---- L3: routed VLANs, the router, the firewall ------------------------------------------------------------
+
+  static std::string FamilyName(int family) { return family == AF_INET ? "IPv4" : "IPv6"; }
+
+  // A plain address (no prefix); nullopt (reported) if malformed.
+  std::optional<IpAddress> RequireIp(const SourceLoc& loc, const std::string& path, const std::string& field,
+                                     const std::string& text, int family = 0) {
+    auto ip = ParseIp(text);
+    if (!ip) {
+      Report(loc, path, field, "'" + text + "' is not a valid " + (family ? FamilyName(family) : "IP") + " address");
+      return std::nullopt;
+    }
+    if (family != 0 && ip->family != family) {
+      Report(loc, path, field, "'" + text + "' is not an " + FamilyName(family) + " address");
+      return std::nullopt;
+    }
+    return ip;
+  }
+
+  // An interface address with its subnet ("10.10.0.1/24") of `family`, usable as a gateway on that subnet.
+  std::optional<Cidr> CheckInterfaceCidr(const SourceLoc& loc, const std::string& path, const std::string& field,
+                                         const std::string& text, int family) {
+    std::string why;
+    auto cidr = ParseCidr(text, &why);
+    if (!cidr) {
+      Report(loc, path, field, why);
+      return std::nullopt;
+    }
+    if (cidr->address.family != family) {
+      Report(loc, path, field, "'" + text + "' is not an " + FamilyName(family) + " address");
+      return std::nullopt;
+    }
+    int max_prefix = family == AF_INET ? 30 : 127;
+    if (cidr->prefix > max_prefix) {
+      Report(loc, path, field,
+             "'" + text + "': a /" + std::to_string(cidr->prefix) + " leaves no room for hosts (at most /" +
+                 std::to_string(max_prefix) + ")");
+      return std::nullopt;
+    }
+    if (family == AF_INET && cidr->address.bytes == cidr->Network().bytes) {
+      Report(loc, path, field,
+             "'" + text + "' is the subnet's network address; use a host address, e.g. " +
+                 FormatIp(Cidr{cidr->Network(), 32}.Last()) + "/" + std::to_string(cidr->prefix));
+      return std::nullopt;
+    }
+    if (family == AF_INET && cidr->address.bytes == cidr->Last().bytes) {
+      Report(loc, path, field, "'" + text + "' is the subnet's broadcast address; use a host address");
+      return std::nullopt;
+    }
+    return cidr;
+  }
+
+  struct Subnet {
+    Cidr cidr;
+    std::string owner;  // "vlan 10", "the uplink"
+    int line;
+  };
+
+  void CheckRoutedVlans() {
+    for (size_t i = 0; i < c_.vlans.size(); ++i) {
+      const VlanDecl& v = c_.vlans[i];
+      std::string path = Idx("vlans", i);
+      bool routed = VlanRouted(v);
+      if (routed) ++routed_count_;
+      if (!v.zone.empty() || v.loc.has("zone")) {
+        if (std::string why = CheckLabel(v.zone); !why.empty()) {
+          Report(v.loc, path, "zone", why);
+        } else if (v.zone == "any") {
+          Report(v.loc, path, "zone", "'any' is reserved (it matches every zone in policies and rules)");
+        } else if (!routed) {
+          Report(v.loc, path, "zone", "only routed VLANs are in a zone: add ipv4: or ipv6: (the router's address)");
+        }
+      } else if (routed && VlanZone(v) == "any") {
+        Report(v.loc, path, "name", "vlan name 'any' cannot be its zone ('any' is reserved): set zone:");
+      }
+      CheckRange(v.loc, path, "mtu", v.mtu, config_limits::kMinMtu, config_limits::kMaxMtu);
+      std::optional<Cidr> v4, v6;
+      std::string owner = "vlan " + std::to_string(v.id);
+      if (!v.ipv4.empty() || v.loc.has("ipv4")) {
+        v4 = CheckInterfaceCidr(v.loc, path, "ipv4", v.ipv4, AF_INET);
+        if (v4) AddSubnet(*v4, owner, v.loc, path, "ipv4", v.ipv4);
+      }
+      if (!v.ipv6.empty() || v.loc.has("ipv6")) {
+        v6 = CheckInterfaceCidr(v.loc, path, "ipv6", v.ipv6, AF_INET6);
+        if (v6) AddSubnet(*v6, owner, v.loc, path, "ipv6", v.ipv6);
+      }
+      if (routed && !c_.router) {
+        Report(v.loc, path, v.ipv4.empty() ? "ipv6" : "ipv4",
+               "a routed VLAN needs a router: section (router: {switch: SW}) to own this address");
+      }
+      if (v.dhcp) CheckDhcp(*v.dhcp, path + ".dhcp", v, v4);
+    }
+    if (routed_count_ > config_limits::kMaxRoutedVlans) {
+      ReportTop("vlans", std::to_string(routed_count_) + " routed VLANs, at most " +
+                             std::to_string(config_limits::kMaxRoutedVlans) + " allowed");
+    }
+  }
+
+  // Routed subnets (and the uplink's) must not overlap: the router could not tell where an address lives.
+  void AddSubnet(const Cidr& cidr, const std::string& owner, const SourceLoc& loc, const std::string& path,
+                 const std::string& field, const std::string& text) {
+    Cidr net{cidr.Network(), cidr.prefix};
+    for (const Subnet& s : subnets_) {
+      if (!Overlaps(s.cidr, net)) continue;
+      Report(loc, path, field,
+             "'" + text + "' overlaps the subnet " + FormatIp(s.cidr.address) + "/" + std::to_string(s.cidr.prefix) +
+                 " of " + s.owner + LineSuffix(s.line));
+      return;
+    }
+    subnets_.push_back({net, owner, loc.line_of(field)});
+  }
+
+  void CheckDhcp(const DhcpDecl& d, const std::string& path, const VlanDecl& v, const std::optional<Cidr>& subnet) {
+    if (v.ipv4.empty()) {
+      Report(v.loc, path.substr(0, path.size() - 5), "dhcp", "DHCP needs ipv4: (the router's address on this VLAN)");
+      return;
+    }
+    auto inside = [&](const IpAddress& ip) {
+      return subnet && subnet->Contains(ip) && ip.bytes != subnet->Network().bytes && ip.bytes != subnet->Last().bytes;
+    };
+    std::string subnet_text = subnet ? FormatIp(subnet->Network()) + "/" + std::to_string(subnet->prefix) : "";
+    if (d.range.empty()) {
+      Report(d.loc, path, "range", "required: the addresses to lease, e.g. 10.10.0.100-10.10.0.199");
+    } else {
+      size_t dash = d.range.find('-');
+      auto lo = dash == std::string::npos ? std::nullopt : ParseIp(d.range.substr(0, dash));
+      auto hi = dash == std::string::npos ? std::nullopt : ParseIp(d.range.substr(dash + 1));
+      if (!lo || !hi || lo->family != AF_INET || hi->family != AF_INET) {
+        Report(d.loc, path, "range",
+               "'" + d.range + "' is not an IPv4 range FIRST-LAST (e.g. 10.10.0.100-10.10.0.199)");
+      } else if (lo->bytes > hi->bytes) {
+        Report(d.loc, path, "range", "'" + d.range + "': the first address is above the last");
+      } else if (subnet && (!inside(*lo) || !inside(*hi))) {
+        Report(d.loc, path, "range",
+               "'" + d.range + "' is not inside the VLAN's subnet " + subnet_text +
+                   " (network and broadcast addresses excluded)");
+      } else if (subnet && lo->bytes <= subnet->address.bytes && subnet->address.bytes <= hi->bytes) {
+        Report(d.loc, path, "range", "'" + d.range + "' holds the router's own address " + FormatIp(subnet->address));
+      }
+    }
+    CheckRange(d.loc, path, "lease", d.lease_seconds, config_limits::kMinDhcpLeaseSeconds,
+               config_limits::kMaxDhcpLeaseSeconds);
+    if (d.dns.size() > config_limits::kMaxDhcpDns) {
+      Report(d.loc, path, "dns",
+             std::to_string(d.dns.size()) + " entries, at most " + std::to_string(config_limits::kMaxDhcpDns) +
+                 " allowed");
+    }
+    for (const std::string& dns : d.dns) RequireIp(d.loc, path, "dns", dns, AF_INET);
+    if (!d.domain.empty() || d.loc.has("domain")) {
+      if (std::string why = CheckDomain(d.domain); !why.empty()) Report(d.loc, path, "domain", why);
+    }
+    if (d.reservations.size() > config_limits::kMaxDhcpReservations) {
+      Report(d.loc, path, "reservations",
+             std::to_string(d.reservations.size()) + " entries, at most " +
+                 std::to_string(config_limits::kMaxDhcpReservations) + " allowed");
+    }
+    std::map<std::array<uint8_t, 6>, int> macs;
+    std::map<std::array<uint8_t, 16>, int> addresses;
+    for (size_t k = 0; k < d.reservations.size(); ++k) {
+      const DhcpReservationDecl& r = d.reservations[k];
+      std::string rpath = Idx(path + ".reservations", k);
+      auto mac = ParseMac(r.mac);
+      if (!mac || ((*mac)[0] & 1)) {
+        Report(r.loc, rpath, "mac", "'" + r.mac + "' is not a unicast MAC address (write e.g. \"52:54:00:00:00:01\")");
+      } else if (auto [it, fresh] = macs.emplace(*mac, r.loc.line_of("mac")); !fresh) {
+        Report(r.loc, rpath, "mac", "MAC " + r.mac + " already has a reservation" + LineSuffix(it->second));
+      }
+      auto ip = RequireIp(r.loc, rpath, "address", r.address, AF_INET);
+      if (!ip || !subnet) continue;
+      if (!inside(*ip)) {
+        Report(r.loc, rpath, "address",
+               "'" + r.address + "' is not a host address inside the VLAN's subnet " + subnet_text);
+      } else if (ip->bytes == subnet->address.bytes) {
+        Report(r.loc, rpath, "address", "'" + r.address + "' is the router's own address");
+      } else if (auto [it, fresh] = addresses.emplace(ip->bytes, r.loc.line_of("address")); !fresh) {
+        Report(r.loc, rpath, "address", "'" + r.address + "' is already reserved" + LineSuffix(it->second));
+      }
+    }
+  }
+
+  // The subnet (of a routed VLAN or the uplink) holding `ip`, or nullptr.
+  const Subnet* SubnetOf(const IpAddress& ip) const {
+    for (const Subnet& s : subnets_) {
+      if (s.cidr.Contains(ip)) return &s;
+    }
+    return nullptr;
+  }
+
+  void CheckZoneName(const SourceLoc& loc, const std::string& path, const std::string& field, const std::string& zone,
+                     bool any_allowed) {
+    if (any_allowed && zone == "any") return;
+    if (zone.empty()) {
+      Report(loc, path, field, "must not be empty");
+      return;
+    }
+    if (std::find(zones_.begin(), zones_.end(), zone) != zones_.end()) return;
+    std::string known =
+        zones_.empty() ? "no zones exist (zones come from routed VLANs and the uplink)" : "zones: " + QuoteList(zones_);
+    Report(loc, path, field, "unknown zone '" + zone + "'" + DidYouMean(zone, zones_) + "; " + known);
+  }
+
+  void CheckRouter() {
+    zones_ = ZoneNames(c_);
+    if (!c_.router) return;
+    const RouterDecl& r = *c_.router;
+    const std::string path = "router";
+    if (routed_count_ == 0) {
+      Report(r.loc, path, "", "no VLAN is routed: give at least one VLAN an ipv4: or ipv6: address for the router");
+    }
+    ResolveSwitch(r.loc, path, "switch", r.switch_name);
+    if (!r.mac.empty() || r.loc.has("mac")) {
+      auto mac = ParseMac(r.mac);
+      if (!mac) {
+        Report(r.loc, path, "mac", "'" + r.mac + "' is not a MAC address (write e.g. \"02:00:00:00:00:01\")");
+      } else if (((*mac)[0] & 1) || std::all_of(mac->begin(), mac->end(), [](uint8_t b) { return b == 0; })) {
+        Report(r.loc, path, "mac", "'" + r.mac + "' is not a unicast address");
+      }
+    }
+    std::optional<Cidr> up4, up6;
+    if (r.uplink) {
+      const UplinkDecl& u = *r.uplink;
+      const std::string upath = "router.uplink";
+      if (u.interface.empty()) {
+        Report(u.loc, upath, "interface", "required: the host interface towards the outside, e.g. eth1");
+      } else if (std::string why = CheckInterfaceName(u.interface); !why.empty()) {
+        Report(u.loc, upath, "interface", why);
+      } else {
+        ClaimHostInterface(u.loc, upath, "interface", u.interface);
+      }
+      if (std::string why = CheckLabel(u.zone); !why.empty()) {
+        Report(u.loc, upath, "zone", why);
+      } else if (u.zone == "any") {
+        Report(u.loc, upath, "zone", "'any' is reserved (it matches every zone in policies and rules)");
+      } else {
+        for (const VlanDecl& v : c_.vlans) {
+          if (!VlanRouted(v) || VlanZone(v) != u.zone) continue;
+          Report(u.loc, upath, "zone",
+                 "zone '" + u.zone + "' is already the zone of vlan " + std::to_string(v.id) + LineSuffix(v.loc.line) +
+                     ": the uplink needs a zone of its own");
+          break;
+        }
+      }
+      if (u.ipv4.empty() && u.ipv6.empty()) {
+        Report(u.loc, upath, "ipv4", "the uplink needs ipv4: and/or ipv6: (its address with the subnet length)");
+      }
+      CheckRange(u.loc, upath, "mtu", u.mtu, config_limits::kMinMtu, config_limits::kMaxMtu);
+      auto check_family = [&](const std::string& addr_field, const std::string& addr, const std::string& gw_field,
+                              const std::string& gw, int family) -> std::optional<Cidr> {
+        std::optional<Cidr> cidr;
+        if (!addr.empty() || u.loc.has(addr_field)) {
+          cidr = CheckInterfaceCidr(u.loc, upath, addr_field, addr, family);
+          if (cidr) AddSubnet(*cidr, "the uplink", u.loc, upath, addr_field, addr);
+        }
+        if (!gw.empty() || u.loc.has(gw_field)) {
+          auto ip = RequireIp(u.loc, upath, gw_field, gw, family);
+          if (ip && addr.empty()) {
+            Report(u.loc, upath, gw_field, "needs " + addr_field + ": (the gateway must be on the uplink's subnet)");
+          } else if (ip && cidr && !cidr->Contains(*ip)) {
+            Report(u.loc, upath, gw_field, "'" + gw + "' is not inside the uplink's subnet '" + addr + "'");
+          } else if (ip && cidr && ip->bytes == cidr->address.bytes) {
+            Report(u.loc, upath, gw_field, "'" + gw + "' is the uplink's own address");
+          }
+        }
+        return cidr;
+      };
+      up4 = check_family("ipv4", u.ipv4, "gateway4", u.gateway4, AF_INET);
+      up6 = check_family("ipv6", u.ipv6, "gateway6", u.gateway6, AF_INET6);
+    }
+
+    CheckStaticRoutes(r);
+
+    std::set<std::string> masq;
+    if (!r.masquerade.empty() && !r.uplink) {
+      Report(r.loc, path, "masquerade", "needs an uplink: (masquerading rewrites sources to the uplink's address)");
+    }
+    for (const std::string& zone : r.masquerade) {
+      CheckZoneName(r.loc, path, "masquerade", zone, /*any_allowed=*/false);
+      if (r.uplink && zone == r.uplink->zone) {
+        Report(r.loc, path, "masquerade", "'" + zone + "' is the uplink's own zone");
+      }
+      if (!masq.insert(zone).second) Report(r.loc, path, "masquerade", "zone '" + zone + "' listed more than once");
+    }
+
+    if (r.port_forwards.size() > config_limits::kMaxPortForwards) {
+      Report(r.loc, path, "port_forwards",
+             std::to_string(r.port_forwards.size()) + " entries, at most " +
+                 std::to_string(config_limits::kMaxPortForwards) + " allowed");
+    }
+    if (!r.port_forwards.empty() && !r.uplink) {
+      Report(r.loc, path, "port_forwards", "needs an uplink: (port forwards take connections arriving on it)");
+    }
+    for (size_t i = 0; i < r.port_forwards.size(); ++i) {
+      const PortForwardDecl& pf = r.port_forwards[i];
+      std::string ppath = Idx("router.port_forwards", i);
+      if (pf.proto != ip_proto::kTcp && pf.proto != ip_proto::kUdp) {
+        Report(pf.loc, ppath, "proto", "a port forward is tcp or udp");
+      }
+      if (pf.port.lo == 0 && !pf.loc.has("port")) {
+        Report(pf.loc, ppath, "port", "required: the uplink port, e.g. 8080 or \"8000-8010\"");
+      } else if (pf.port.lo == 0 || pf.port.lo > pf.port.hi) {
+        Report(pf.loc, ppath, "port", "must be a port 1-65535 or an ascending range");
+      } else {
+        uint32_t to_port = pf.to_port == 0 ? pf.port.lo : pf.to_port;
+        if (to_port + (pf.port.hi - pf.port.lo) > 65535) {
+          Report(pf.loc, ppath, "to_port", std::to_string(to_port) + " + the range's width goes past port 65535");
+        }
+        for (size_t k = 0; k < i; ++k) {
+          const PortForwardDecl& o = r.port_forwards[k];
+          if (o.proto != pf.proto || o.port.lo == 0 || o.port.hi < pf.port.lo || pf.port.lo > o.port.hi ||
+              pf.port.hi < o.port.lo) {
+            continue;
+          }
+          Report(pf.loc, ppath, "port",
+                 "overlaps the ports of router.port_forwards[" + std::to_string(k) + "]" + LineSuffix(o.loc.line));
+          break;
+        }
+      }
+      if (pf.to.empty()) {
+        Report(pf.loc, ppath, "to", "required: the address inside a routed VLAN to forward to, e.g. 10.10.0.2");
+      } else if (auto ip = RequireIp(pf.loc, ppath, "to", pf.to)) {
+        const Subnet* s = SubnetOf(*ip);
+        if (!s || s->owner == "the uplink") {
+          Report(pf.loc, ppath, "to", "'" + pf.to + "' is not inside a routed VLAN's subnet");
+        } else if ((ip->family == AF_INET && !up4) || (ip->family == AF_INET6 && !up6)) {
+          if (r.uplink) {
+            Report(pf.loc, ppath, "to",
+                   "'" + pf.to + "' is " + FamilyName(ip->family) + " but the uplink has no " +
+                       (ip->family == AF_INET ? "ipv4" : "ipv6") + " address");
+          }
+        }
+      }
+    }
+  }
+
+  void CheckStaticRoutes(const RouterDecl& r) {
+    if (r.routes.size() > config_limits::kMaxStaticRoutes) {
+      Report(r.loc, "router", "routes",
+             std::to_string(r.routes.size()) + " entries, at most " + std::to_string(config_limits::kMaxStaticRoutes) +
+                 " allowed");
+    }
+    std::map<std::pair<std::array<uint8_t, 16>, int>, int> seen;
+    for (size_t i = 0; i < r.routes.size(); ++i) {
+      const StaticRouteDecl& rt = r.routes[i];
+      std::string path = Idx("router.routes", i);
+      std::optional<Cidr> to;
+      if (rt.to.empty()) {
+        Report(rt.loc, path, "to", "required: the destination prefix, e.g. 10.99.0.0/16");
+      } else {
+        std::string why;
+        to = ParseCidr(rt.to, &why);
+        if (!to) {
+          Report(rt.loc, path, "to", why);
+        } else if (to->address.bytes != to->Network().bytes) {
+          Report(rt.loc, path, "to",
+                 "'" + rt.to + "' has host bits set (did you mean " + FormatIp(to->Network()) + "/" +
+                     std::to_string(to->prefix) + "?)");
+          to.reset();
+        } else if (auto [it, fresh] = seen.emplace(std::make_pair(to->address.bytes, to->prefix), rt.loc.line_of("to"));
+                   !fresh) {
+          Report(rt.loc, path, "to", "a route to '" + rt.to + "' is already declared" + LineSuffix(it->second));
+        }
+      }
+      if (rt.via.empty()) {
+        Report(rt.loc, path, "via", "required: the next hop, an address inside a routed VLAN's or the uplink's subnet");
+        continue;
+      }
+      auto via = RequireIp(rt.loc, path, "via", rt.via);
+      if (!via) continue;
+      if (to && to->address.family != via->family) {
+        Report(rt.loc, path, "via",
+               "'" + rt.via + "' is " + FamilyName(via->family) + " but the route's prefix is " +
+                   FamilyName(to->address.family));
+      } else if (!SubnetOf(*via)) {
+        Report(rt.loc, path, "via", "'" + rt.via + "' is not inside a routed VLAN's or the uplink's subnet");
+      }
+    }
+  }
+
+  // Addresses/prefixes of a rule's src or dst; returns the families present (bit 0 IPv4, bit 1 IPv6), 0 if none.
+  // `want`: the rule's family (bit 0 IPv4, bit 1 IPv6), 0 = any; a literal of the other family is an error, a set
+  // only if it holds nothing of the wanted family (the rule then uses the set's entries of its family).
+  int CheckRuleAddresses(const FirewallRuleDecl& rule, const std::string& path, const std::string& field,
+                         const std::vector<std::string>& items, int want) {
+    const char* want_name = want == 1 ? "IPv4" : "IPv6";
+    int families = 0;
+    for (const std::string& item : items) {
+      if (!item.empty() && item[0] == '@') {
+        auto it = set_families_.find(item.substr(1));
+        if (it == set_families_.end()) {
+          std::vector<std::string> names;
+          if (c_.firewall) {
+            for (const AddressSetDecl& s : c_.firewall->sets) names.push_back(s.name);
+          }
+          Report(rule.loc, path, field,
+                 "unknown address set '" + item + "'" + DidYouMean(item.substr(1), names) +
+                     (names.empty() ? "; no sets are declared under firewall.sets" : "; sets: " + QuoteList(names)));
+          continue;
+        }
+        if (want != 0 && it->second != 0 && !(it->second & want)) {
+          Report(rule.loc, path, field,
+                 "set '" + item + "' holds no " + want_name + " address but the rule's family is " +
+                     (want == 1 ? "ipv4" : "ipv6"));
+        }
+        families |= want != 0 ? (it->second & want) : it->second;
+        continue;
+      }
+      std::string why;
+      auto cidr = ParseAddressOrPrefix(item, &why);
+      if (!cidr) {
+        Report(rule.loc, path, field, why + " (or an @set)");
+        continue;
+      }
+      if (cidr->address.bytes != cidr->Network().bytes) {
+        Report(rule.loc, path, field,
+               "'" + item + "' has host bits set (did you mean " + FormatIp(cidr->Network()) + "/" +
+                   std::to_string(cidr->prefix) + "?)");
+      }
+      int family = cidr->address.family == AF_INET ? 1 : 2;
+      if (want != 0 && family != want) {
+        Report(rule.loc, path, field,
+               "'" + item + "' is " + (family == 1 ? "IPv4" : "IPv6") + " but the rule's family is " +
+                   (want == 1 ? "ipv4" : "ipv6"));
+        continue;
+      }
+      families |= family;
+    }
+    return families;
+  }
+
+  void CheckFirewall() {
+    if (!c_.firewall) return;
+    const FirewallDecl& fw = *c_.firewall;
+    CheckRange(fw.loc, "firewall", "max_connections", fw.max_connections, config_limits::kMinMaxConnections,
+               config_limits::kMaxMaxConnections);
+
+    // Address sets.
+    if (fw.sets.size() > config_limits::kMaxAddressSets) {
+      Report(fw.loc, "firewall", "sets",
+             std::to_string(fw.sets.size()) + " sets, at most " + std::to_string(config_limits::kMaxAddressSets) +
+                 " allowed");
+    }
+    size_t entries = 0;
+    for (const AddressSetDecl& s : fw.sets) {
+      std::string path = "firewall.sets." + s.name;
+      entries += s.entries.size();
+      if (std::string why = CheckRuleName(s.name); !why.empty()) {
+        Report(s.loc, "firewall.sets", "", "set name " + why);
+        continue;
+      }
+      if (set_families_.count(s.name)) {
+        Report(s.loc, path, "", "set '" + s.name + "' already declared");
+        continue;
+      }
+      if (s.entries.empty()) Report(s.loc, path, "", "a set needs at least one address or prefix");
+      int families = 0;
+      for (const std::string& e : s.entries) {
+        if (!e.empty() && e[0] == '@') {
+          Report(s.loc, path, "", "'" + e + "': sets may not reference other sets (list the addresses)");
+          continue;
+        }
+        std::string why;
+        auto cidr = ParseAddressOrPrefix(e, &why);
+        if (!cidr) {
+          Report(s.loc, path, "", why);
+          continue;
+        }
+        if (cidr->address.bytes != cidr->Network().bytes) {
+          Report(s.loc, path, "",
+                 "'" + e + "' has host bits set (did you mean " + FormatIp(cidr->Network()) + "/" +
+                     std::to_string(cidr->prefix) + "?)");
+        }
+        families |= cidr->address.family == AF_INET ? 1 : 2;
+      }
+      set_families_[s.name] = families;
+    }
+    if (entries > config_limits::kMaxAddressSetEntries) {
+      Report(fw.loc, "firewall", "sets",
+             std::to_string(entries) + " entries over all sets, at most " +
+                 std::to_string(config_limits::kMaxAddressSetEntries) + " allowed");
+    }
+
+    // Policies.
+    std::map<std::pair<std::string, std::string>, int> pairs;
+    for (size_t i = 0; i < fw.policies.size(); ++i) {
+      const PolicyDecl& p = fw.policies[i];
+      std::string path = Idx("firewall.policies", i);
+      if (p.from.empty() && !p.loc.has("from")) {
+        Report(p.loc, path, "from", "required: a zone or \"any\"");
+      } else {
+        CheckZoneName(p.loc, path, "from", p.from, true);
+      }
+      if (p.to.empty() && !p.loc.has("to")) {
+        Report(p.loc, path, "to", "required: a zone or \"any\"");
+      } else {
+        CheckZoneName(p.loc, path, "to", p.to, true);
+      }
+      if (!p.loc.has("action") && p.loc.line > 0) Report(p.loc, path, "action", "required: accept, drop or reject");
+      if (auto [it, fresh] = pairs.emplace(std::make_pair(p.from, p.to), p.loc.line); !fresh) {
+        Report(p.loc, path, "",
+               "a policy from '" + p.from + "' to '" + p.to + "' is already declared" + LineSuffix(it->second));
+      }
+    }
+
+    // Rules.
+    if (fw.rules.size() > config_limits::kMaxFirewallRules) {
+      Report(fw.loc, "firewall", "rules",
+             std::to_string(fw.rules.size()) + " entries, at most " + std::to_string(config_limits::kMaxFirewallRules) +
+                 " allowed");
+    }
+    std::map<std::string, int> names;
+    for (size_t i = 0; i < fw.rules.size(); ++i) CheckRule(fw.rules[i], Idx("firewall.rules", i), names);
+  }
+
+  void CheckRule(const FirewallRuleDecl& r, const std::string& path, std::map<std::string, int>& names) {
+    if (!r.name.empty() || r.loc.has("name")) {
+      if (std::string why = CheckRuleName(r.name); !why.empty()) {
+        Report(r.loc, path, "name", why);
+      } else if (auto [it, fresh] = names.emplace(r.name, r.loc.line_of("name")); !fresh) {
+        Report(r.loc, path, "name", "rule '" + r.name + "' already declared" + LineSuffix(it->second));
+      }
+    }
+    for (const std::string& z : r.from) CheckZoneName(r.loc, path, "from", z, true);
+    for (const std::string& z : r.to) CheckZoneName(r.loc, path, "to", z, true);
+    if (r.family != 0 && r.family != 4 && r.family != 6) {
+      Report(r.loc, path, "family", "must be ipv4 or ipv6");
+    }
+    int want = r.family == 4 ? 1 : (r.family == 6 ? 2 : 0);
+    int src = CheckRuleAddresses(r, path, "src", r.src, want);
+    int dst = CheckRuleAddresses(r, path, "dst", r.dst, want);
+    if (want == 0 && ((src == 1 && dst == 2) || (src == 2 && dst == 1))) {
+      Report(r.loc, path, "dst",
+             std::string("the rule can never match: src is all ") + (src == 1 ? "IPv4" : "IPv6") + " and dst all " +
+                 (dst == 1 ? "IPv4" : "IPv6"));
+    }
+    bool ports_ok = r.proto && (*r.proto == ip_proto::kTcp || *r.proto == ip_proto::kUdp);
+    for (auto [field, list] : {std::make_pair("sport", &r.sport), std::make_pair("dport", &r.dport)}) {
+      if (list->empty() && !r.loc.has(field)) continue;
+      if (!ports_ok) {
+        Report(r.loc, path, field, "ports need proto: tcp or udp");
+        continue;
+      }
+      for (const PortRangeDecl& p : *list) {
+        if (p.lo == 0 || p.lo > p.hi) Report(r.loc, path, field, "ports are 1-65535, ranges ascending");
+      }
+    }
+    bool icmp = r.proto && (*r.proto == ip_proto::kIcmp || *r.proto == ip_proto::kIcmpv6);
+    if ((r.icmp_type || r.icmp_code) && !icmp) {
+      Report(r.loc, path, r.icmp_type ? "icmp_type" : "icmp_code", "needs proto: icmp or icmpv6");
+    }
+    if (r.icmp_code && !r.icmp_type && icmp) Report(r.loc, path, "icmp_code", "needs icmp_type:");
+    if (r.proto && *r.proto == ip_proto::kIcmp && (want == 2 || (want == 0 && (src | dst) == 2))) {
+      Report(r.loc, path, "proto", "icmp is IPv4's; for IPv6 use icmpv6");
+    }
+    if (r.proto && *r.proto == ip_proto::kIcmpv6 && (want == 1 || (want == 0 && (src | dst) == 1))) {
+      Report(r.loc, path, "proto", "icmpv6 is IPv6's; for IPv4 use icmp");
+    }
+    if (!r.action) Report(r.loc, path, "action", "required: accept, drop or reject");
+  }
+
   // Links and endpoints each add a port named after themselves to their switches, so their names share each switch's
   // port namespace with the declared ports.
   void CheckPortNames() {
@@ -630,6 +1193,10 @@ class ModelChecker {
   std::map<std::string, size_t> switch_index_;                       // name -> first switch with it
   std::map<std::string, std::pair<std::string, int>> host_ifnames_;  // ifname -> (claiming path, line)
   std::vector<std::optional<std::pair<size_t, size_t>>> link_ends_;  // resolved switch indexes of valid links
+  size_t routed_count_ = 0;
+  std::vector<Subnet> subnets_;              // routed VLANs' and the uplink's, host bits cleared
+  std::vector<std::string> zones_;           // ZoneNames()
+  std::map<std::string, int> set_families_;  // address set -> families present (bit 0 IPv4, bit 1 IPv6)
 };
 
 }  // namespace
@@ -637,6 +1204,11 @@ class ModelChecker {
 void ApplyDefaults(CloudConfig& config) {
   for (EndpointDecl& e : config.endpoints) {
     if (e.netns.empty() && !e.loc.has("netns")) e.netns = e.name;
+  }
+  if (config.router) {
+    for (PortForwardDecl& pf : config.router->port_forwards) {
+      if (pf.to_port == 0 && !pf.loc.has("to_port")) pf.to_port = pf.port.lo;
+    }
   }
 }
 
@@ -689,6 +1261,14 @@ Status ValidateHost(const CloudConfig& config, const HostProbe& host) {
       diag.Add(file, p.loc.line_of("interface"),
                "switches[" + std::to_string(i) + "].ports[" + std::to_string(j) + "].interface",
                "host interface '" + p.interface + "' does not exist (see `ip link`)");
+    }
+  }
+  if (config.router && config.router->uplink && !config.router->uplink->interface.empty()) {
+    const UplinkDecl& u = *config.router->uplink;
+    if (!host.interface_exists(u.interface)) {
+      const std::string& file = !u.loc.file.empty() ? u.loc.file : (config.source.empty() ? "<config>" : config.source);
+      diag.Add(file, u.loc.line_of("interface"), "router.uplink.interface",
+               "host interface '" + u.interface + "' does not exist (see `ip link`)");
     }
   }
   for (size_t i = 0; i < config.vpns.size(); ++i) {

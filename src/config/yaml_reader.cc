@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -33,8 +34,20 @@ constexpr size_t kMaxScalarChars = 1024;
 constexpr size_t kMaxFlowDepth = 64;
 constexpr size_t kMaxIndent = 256;
 
-const std::vector<std::string> kTopKeys = {"version", "vlans", "switches", "links", "endpoints", "vpns"};
-const std::vector<std::string> kVlanKeys = {"id", "name"};
+const std::vector<std::string> kTopKeys = {"version",   "vlans", "switches", "links",
+                                           "endpoints", "vpns",  "router",   "firewall"};
+const std::vector<std::string> kVlanKeys = {"id", "name", "zone", "ipv4", "ipv6", "mtu", "dhcp"};
+const std::vector<std::string> kDhcpKeys = {"range", "lease", "dns", "domain", "reservations"};
+const std::vector<std::string> kReservationKeys = {"mac", "address"};
+const std::vector<std::string> kRouterKeys = {"switch", "mac", "uplink", "routes", "masquerade", "port_forwards"};
+const std::vector<std::string> kUplinkKeys = {"interface", "zone", "ipv4", "gateway4", "ipv6", "gateway6", "mtu"};
+const std::vector<std::string> kRouteKeys = {"to", "via"};
+const std::vector<std::string> kForwardKeys = {"proto", "port", "to", "to_port"};
+const std::vector<std::string> kFirewallKeys = {"max_connections", "sets", "policies", "rules"};
+const std::vector<std::string> kPolicyKeys = {"from", "to", "action"};
+const std::vector<std::string> kRuleKeys = {"name",  "from",  "to",        "src",       "dst",    "family", "proto",
+                                            "sport", "dport", "icmp_type", "icmp_code", "action", "log"};
+const std::vector<std::string> kActions = {"accept", "drop", "reject"};
 const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs", "mac_aging", "ports"};
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",    "vlan",
                                             "vlans", "native_vlan", "tpid", "max_macs"};
@@ -177,6 +190,10 @@ class YamlReader {
                     [&](const YAML::Node& item, const std::string& path, int item_line) {
                       config.vpns.push_back(ReadVpn(item, path, item_line));
                     });
+      } else if (key == "router") {
+        config.router = ReadRouter(v, "router", line);
+      } else if (key == "firewall") {
+        config.firewall = ReadFirewall(v, "firewall", line);
       }
     });
   }
@@ -392,8 +409,343 @@ class YamlReader {
       std::string field = Join(path, key);
       if (key == "id") vlan.id = ReadVlanId(v, field, l);
       if (key == "name") vlan.name = ReadString(v, field, l);
+      if (key == "zone") vlan.zone = ReadString(v, field, l);
+      if (key == "ipv4") vlan.ipv4 = ReadString(v, field, l);
+      if (key == "ipv6") vlan.ipv6 = ReadString(v, field, l);
+      if (key == "mtu") {
+        vlan.mtu = ReadUint(v, field, l, config_limits::kMinMtu, config_limits::kMaxMtu).value_or(vlan.mtu);
+      }
+      if (key == "dhcp") vlan.dhcp = ReadDhcp(v, field, l);
     });
     return vlan;
+  }
+
+  DhcpDecl ReadDhcp(const YAML::Node& node, const std::string& path, int line) {
+    DhcpDecl dhcp;
+    dhcp.loc = Loc(line);
+    ForEachKey(node, path, line, kDhcpKeys, &dhcp.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "range") {
+        dhcp.range = ReadString(v, field, l);
+      } else if (key == "lease") {
+        dhcp.lease_seconds =
+            ReadDuration(v, field, l, config_limits::kMinDhcpLeaseSeconds, config_limits::kMaxDhcpLeaseSeconds)
+                .value_or(dhcp.lease_seconds);
+      } else if (key == "dns") {
+        dhcp.dns = ReadOneOrList(v, field, l, config_limits::kMaxDhcpDns);
+      } else if (key == "domain") {
+        dhcp.domain = ReadString(v, field, l);
+      } else if (key == "reservations") {
+        ForEachItem(v, field, l, config_limits::kMaxDhcpReservations,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      DhcpReservationDecl r;
+                      r.loc = Loc(item_line);
+                      ForEachKey(item, item_path, item_line, kReservationKeys, &r.loc,
+                                 [&](const std::string& rkey, const YAML::Node& rv, int rl) {
+                                   std::string rfield = Join(item_path, rkey);
+                                   if (rkey == "mac") r.mac = ReadString(rv, rfield, rl);
+                                   if (rkey == "address") r.address = ReadString(rv, rfield, rl);
+                                 });
+                      dhcp.reservations.push_back(std::move(r));
+                    });
+      }
+    });
+    return dhcp;
+  }
+
+  RouterDecl ReadRouter(const YAML::Node& node, const std::string& path, int line) {
+    RouterDecl router;
+    router.loc = Loc(line);
+    ForEachKey(node, path, line, kRouterKeys, &router.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "switch") {
+        router.switch_name = ReadString(v, field, l);
+      } else if (key == "mac") {
+        router.mac = ReadString(v, field, l);
+      } else if (key == "uplink") {
+        router.uplink = ReadUplink(v, field, l);
+      } else if (key == "routes") {
+        ForEachItem(v, field, l, config_limits::kMaxStaticRoutes,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      StaticRouteDecl r;
+                      r.loc = Loc(item_line);
+                      ForEachKey(item, item_path, item_line, kRouteKeys, &r.loc,
+                                 [&](const std::string& rkey, const YAML::Node& rv, int rl) {
+                                   std::string rfield = Join(item_path, rkey);
+                                   if (rkey == "to") r.to = ReadString(rv, rfield, rl);
+                                   if (rkey == "via") r.via = ReadString(rv, rfield, rl);
+                                 });
+                      router.routes.push_back(std::move(r));
+                    });
+      } else if (key == "masquerade") {
+        router.masquerade = ReadOneOrList(v, field, l, config_limits::kMaxRuleListEntries);
+      } else if (key == "port_forwards") {
+        ForEachItem(v, field, l, config_limits::kMaxPortForwards,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      router.port_forwards.push_back(ReadPortForward(item, item_path, item_line));
+                    });
+      }
+    });
+    return router;
+  }
+
+  UplinkDecl ReadUplink(const YAML::Node& node, const std::string& path, int line) {
+    UplinkDecl up;
+    up.loc = Loc(line);
+    ForEachKey(node, path, line, kUplinkKeys, &up.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "interface") up.interface = ReadString(v, field, l);
+      if (key == "zone") up.zone = ReadString(v, field, l);
+      if (key == "ipv4") up.ipv4 = ReadString(v, field, l);
+      if (key == "gateway4") up.gateway4 = ReadString(v, field, l);
+      if (key == "ipv6") up.ipv6 = ReadString(v, field, l);
+      if (key == "gateway6") up.gateway6 = ReadString(v, field, l);
+      if (key == "mtu") up.mtu = ReadUint(v, field, l, config_limits::kMinMtu, config_limits::kMaxMtu).value_or(up.mtu);
+    });
+    return up;
+  }
+
+  PortForwardDecl ReadPortForward(const YAML::Node& node, const std::string& path, int line) {
+    PortForwardDecl pf;
+    pf.loc = Loc(line);
+    ForEachKey(node, path, line, kForwardKeys, &pf.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "proto") {
+        std::string proto = ReadString(v, field, l);
+        if (proto == "tcp") {
+          pf.proto = ip_proto::kTcp;
+        } else if (proto == "udp") {
+          pf.proto = ip_proto::kUdp;
+        } else if (v.IsScalar()) {
+          Fail(l, field, "unknown proto " + Describe(v) + ": a port forward is tcp or udp");
+        }
+      } else if (key == "port") {
+        pf.port = ReadPortRange(v, field, l).value_or(PortRangeDecl{});
+      } else if (key == "to") {
+        pf.to = ReadString(v, field, l);
+      } else if (key == "to_port") {
+        pf.to_port = static_cast<uint16_t>(ReadUint(v, field, l, 1, 65535).value_or(0));
+      }
+    });
+    return pf;
+  }
+
+  FirewallDecl ReadFirewall(const YAML::Node& node, const std::string& path, int line) {
+    FirewallDecl fw;
+    fw.loc = Loc(line);
+    ForEachKey(node, path, line, kFirewallKeys, &fw.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "max_connections") {
+        fw.max_connections = ReadUint(v, field, l, config_limits::kMinMaxConnections, config_limits::kMaxMaxConnections)
+                                 .value_or(fw.max_connections);
+      } else if (key == "sets") {
+        ReadSets(v, field, l, fw.sets);
+      } else if (key == "policies") {
+        ForEachItem(v, field, l, config_limits::kMaxFirewallRules,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      PolicyDecl p;
+                      p.loc = Loc(item_line);
+                      ForEachKey(item, item_path, item_line, kPolicyKeys, &p.loc,
+                                 [&](const std::string& pkey, const YAML::Node& pv, int pl) {
+                                   std::string pfield = Join(item_path, pkey);
+                                   if (pkey == "from") p.from = ReadString(pv, pfield, pl);
+                                   if (pkey == "to") p.to = ReadString(pv, pfield, pl);
+                                   if (pkey == "action") p.action = ReadAction(pv, pfield, pl).value_or(p.action);
+                                 });
+                      fw.policies.push_back(std::move(p));
+                    });
+      } else if (key == "rules") {
+        ForEachItem(v, field, l, config_limits::kMaxFirewallRules,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      fw.rules.push_back(ReadRule(item, item_path, item_line));
+                    });
+      }
+    });
+    return fw;
+  }
+
+  // sets: {name: [entries]}: a mapping whose keys are the names, kept in the order written.
+  void ReadSets(const YAML::Node& node, const std::string& field, int line, std::vector<AddressSetDecl>& out) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      Fail(line, field, "expected a mapping of set names to address lists, got " + Describe(node));
+      return;
+    }
+    if (node.size() > config_limits::kMaxAddressSets) {
+      d_.Add(file_, line, field,
+             std::to_string(node.size()) + " sets, at most " + std::to_string(config_limits::kMaxAddressSets) +
+                 " allowed");
+    }
+    std::map<std::string, int> seen;
+    for (const auto& kv : node) {
+      if (out.size() >= config_limits::kMaxAddressSets || !Spend()) return;
+      int key_line = LineOf(kv.first, line);
+      if (!kv.first.IsScalar()) {
+        d_.Add(file_, key_line, field, "set names must be plain words, got " + Describe(kv.first));
+        continue;
+      }
+      std::string name = kv.first.Scalar();
+      std::string set_field = Join(field, Clip(name));
+      auto [it, fresh] = seen.emplace(name, key_line);
+      if (!fresh) {
+        d_.Add(file_, key_line, set_field, "duplicate set (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      AddressSetDecl set;
+      set.name = name;
+      set.loc = Loc(key_line);
+      set.entries = ReadOneOrList(kv.second, set_field, key_line, config_limits::kMaxAddressSetEntries);
+      out.push_back(std::move(set));
+    }
+  }
+
+  FirewallRuleDecl ReadRule(const YAML::Node& node, const std::string& path, int line) {
+    FirewallRuleDecl rule;
+    rule.loc = Loc(line);
+    std::optional<std::pair<std::string, int>> icmp_name;  // resolved once proto is known
+    ForEachKey(node, path, line, kRuleKeys, &rule.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      constexpr size_t kMax = config_limits::kMaxRuleListEntries;
+      if (key == "name") {
+        rule.name = ReadString(v, field, l);
+      } else if (key == "from") {
+        rule.from = ReadOneOrList(v, field, l, kMax);
+      } else if (key == "to") {
+        rule.to = ReadOneOrList(v, field, l, kMax);
+      } else if (key == "src") {
+        rule.src = ReadOneOrList(v, field, l, kMax);
+      } else if (key == "dst") {
+        rule.dst = ReadOneOrList(v, field, l, kMax);
+      } else if (key == "family") {
+        std::string family = ReadString(v, field, l);
+        if (family == "ipv4") {
+          rule.family = 4;
+        } else if (family == "ipv6") {
+          rule.family = 6;
+        } else if (v.IsScalar()) {
+          Fail(l, field, "unknown family " + Describe(v) + ": use ipv4 or ipv6 (omit it for both)");
+        }
+      } else if (key == "proto") {
+        rule.proto = ReadProto(v, field, l);
+        if (!rule.proto) {
+          for (const char* f : {"sport", "dport", "icmp_type", "icmp_code"}) Poison(Join(path, f));
+        }
+      } else if (key == "sport") {
+        rule.sport = ReadPortList(v, field, l);
+      } else if (key == "dport") {
+        rule.dport = ReadPortList(v, field, l);
+      } else if (key == "icmp_type") {
+        if (v.IsScalar() && !IsDigits(v.Scalar())) {
+          icmp_name = std::make_pair(ReadString(v, field, l), l);
+          rule.icmp_type = 0;  // a placeholder until proto is known
+        } else {
+          auto type = ReadUint(v, field, l, 0, 255);
+          if (type) rule.icmp_type = static_cast<uint8_t>(*type);
+        }
+      } else if (key == "icmp_code") {
+        auto code = ReadUint(v, field, l, 0, 255);
+        if (code) rule.icmp_code = static_cast<uint8_t>(*code);
+      } else if (key == "action") {
+        rule.action = ReadAction(v, field, l);
+      } else if (key == "log") {
+        rule.log = ReadBool(v, field, l).value_or(false);
+      }
+    });
+    if (icmp_name && rule.proto && (*rule.proto == ip_proto::kIcmp || *rule.proto == ip_proto::kIcmpv6)) {
+      std::string field = Join(path, "icmp_type");
+      auto type = config_internal::IcmpTypeByName(icmp_name->first, *rule.proto);
+      if (type) {
+        rule.icmp_type = type;
+      } else {
+        bool v6_only = icmp_name->first == "packet-too-big";
+        Fail(icmp_name->second, field,
+             "unknown " + std::string(*rule.proto == ip_proto::kIcmp ? "ICMP" : "ICMPv6") + " type '" +
+                 Clip(icmp_name->first) + "'" +
+                 (v6_only ? ": packet-too-big is ICMPv6 (for IPv4, destination-unreachable code 4)"
+                          : ": use a number or echo-request, echo-reply, destination-unreachable, time-exceeded, "
+                            "packet-too-big (icmpv6)"));
+      }
+    }
+    return rule;
+  }
+
+  // A single scalar or a list of them.
+  std::vector<std::string> ReadOneOrList(const YAML::Node& v, const std::string& field, int line, size_t max) {
+    if (v.IsScalar()) return {ReadString(v, field, line)};
+    return ReadStringList(v, field, line, max);
+  }
+
+  // 80 or "8000-8100".
+  std::optional<PortRangeDecl> ReadPortRange(const YAML::Node& v, const std::string& field, int line) {
+    std::string_view text = v.IsScalar() ? std::string_view(v.Scalar()) : std::string_view();
+    size_t dash = text.find('-', 1);
+    if (dash == std::string_view::npos) {
+      auto port = ReadUint(v, field, line, 1, 65535);
+      if (!port) return std::nullopt;
+      return PortRangeDecl{static_cast<uint16_t>(*port), static_cast<uint16_t>(*port)};
+    }
+    auto lo = ParseInteger(text.substr(0, dash));
+    auto hi = ParseInteger(text.substr(dash + 1));
+    if (!lo || !hi) {
+      Fail(line, field, "expected a port or a range like \"8000-8100\", got " + Describe(v));
+      return std::nullopt;
+    }
+    if (*lo < 1 || *hi > 65535 || *lo > *hi) {
+      Fail(line, field, "range " + Clip(std::string(text)) + " must be ascending within 1-65535");
+      return std::nullopt;
+    }
+    return PortRangeDecl{static_cast<uint16_t>(*lo), static_cast<uint16_t>(*hi)};
+  }
+
+  std::vector<PortRangeDecl> ReadPortList(const YAML::Node& v, const std::string& field, int line) {
+    std::vector<PortRangeDecl> out;
+    if (v.IsScalar()) {
+      if (auto r = ReadPortRange(v, field, line)) out.push_back(*r);
+      return out;
+    }
+    ForEachItem(v, field, line, config_limits::kMaxRuleListEntries,
+                [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                  if (auto r = ReadPortRange(item, item_path, item_line)) out.push_back(*r);
+                });
+    if (out.empty() && v.IsSequence() && v.size() > 0) Poison(field);
+    return out;
+  }
+
+  // tcp | udp | icmp | icmpv6 | 0-255.
+  std::optional<uint8_t> ReadProto(const YAML::Node& v, const std::string& field, int line) {
+    if (v.IsScalar() && IsDigits(v.Scalar())) {
+      auto n = ReadUint(v, field, line, 0, 255);
+      if (!n) return std::nullopt;
+      return static_cast<uint8_t>(*n);
+    }
+    std::string name = ReadString(v, field, line);
+    if (auto p = config_internal::ProtoByName(name)) return p;
+    if (v.IsScalar()) {
+      Fail(line, field,
+           "unknown proto " + Describe(v) + DidYouMean(name, {"tcp", "udp", "icmp", "icmpv6"}) +
+               ": use tcp, udp, icmp, icmpv6 or a protocol number 0-255");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<FirewallActionDecl> ReadAction(const YAML::Node& v, const std::string& field, int line) {
+    std::string action = ReadString(v, field, line);
+    if (action == "accept") return FirewallActionDecl::kAccept;
+    if (action == "drop") return FirewallActionDecl::kDrop;
+    if (action == "reject") return FirewallActionDecl::kReject;
+    if (v.IsScalar()) {
+      Fail(line, field,
+           "unknown action " + Describe(v) + DidYouMean(action, kActions) + ": use accept, drop or reject");
+    }
+    return std::nullopt;
+  }
+
+  std::optional<bool> ReadBool(const YAML::Node& v, const std::string& field, int line) {
+    std::string text = v.IsScalar() ? v.Scalar() : "";
+    if (text == "true" || text == "yes" || text == "on") return true;
+    if (text == "false" || text == "no" || text == "off") return false;
+    Fail(line, field, "expected true or false, got " + Describe(v));
+    return std::nullopt;
   }
 
   SwitchDecl ReadSwitch(const YAML::Node& node, const std::string& path, int line) {
