@@ -106,6 +106,13 @@ void FinishL4Checksum(uint8_t* frame, size_t len, uint16_t ethertype) {
   if (ParseL3(frame, len, kEthHeaderLen, ethertype, &info) == L3Error::kNone) SetL4Checksum(frame, info);
 }
 
+// Undoes the firewall's NAT on a packet the router is about to answer with an error, so the quote inside the ICMP
+// error is the packet as its sender sent it (Linux gets the same effect from conntrack translating the error).
+void UndoNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const L3Info& orig) {
+  if (info.dst != orig.dst || info.dport != orig.dport) RewriteDestination(data, info, vnet, orig.dst, orig.dport);
+  if (info.src != orig.src || info.sport != orig.sport) RewriteSource(data, info, vnet, orig.src, orig.sport);
+}
+
 struct Iface {
   InterfaceConfig cfg;
   uint64_t mac = 0;
@@ -781,6 +788,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
     const firewall::Verdict v = fw->ingress(p.data, info, p.vnet, p.len, f.cfg.zone, now, &flow);
     if (v.action != firewall::Action::kAccept) {
       if (v.action == firewall::Action::kReject) {
+        UndoNat(p.data, info, p.vnet, orig);
         reject(in, p.data, p.len, orig, info, now, out);
       } else {
         counters.firewall_drop++;
@@ -803,12 +811,14 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
   }
   if (info.ttl <= 1) {
     counters.ttl_exceeded++;
+    UndoNat(p.data, info, p.vnet, orig);
     send_icmp_error(in, p.data, p.len, info, info.family == 4 ? kIcmpTimeExceeded : kIcmp6TimeExceeded, 0, 0, now, out);
     return;
   }
   const Route* route = routes.lookup(dst);
   if (!route) {
     counters.no_route++;
+    UndoNat(p.data, info, p.vnet, orig);
     send_icmp_error(in, p.data, p.len, info, info.family == 4 ? kIcmpDestUnreachable : kIcmp6DestUnreachable, 0, 0, now,
                     out);
     return;
@@ -838,6 +848,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
       counters.fragment_needed_no_df++;
       return;
     }
+    UndoNat(p.data, info, p.vnet, orig);
     if (info.family == 4) {
       send_icmp_error(in, p.data, p.len, info, kIcmpDestUnreachable, 4, e.cfg.mtu, now, out);
     } else {
@@ -852,6 +863,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
         fw->egress(p.data, info, p.vnet, p.len, e.cfg.zone, egress_src ? *egress_src : none, now, &flow);
     if (v.action != firewall::Action::kAccept) {
       if (v.action == firewall::Action::kReject) {
+        UndoNat(p.data, info, p.vnet, orig);
         reject(in, p.data, p.len, orig, info, now, out);
       } else {
         counters.firewall_drop++;

@@ -857,3 +857,29 @@ TEST_F(MasqueradeRouterTest, LeavesWithTheEgressInterfaceAddress) {
 
 }  // namespace
 }  // namespace cloudlet::router
+
+namespace cloudlet::router {
+namespace {
+
+TEST_F(MasqueradeRouterTest, ErrorsForTranslatedPacketsQuoteThemAsSent) {
+  Learn(1, Ip("10.0.20.5"), kHostB, Ip("10.0.20.1"));
+  auto out = Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.20.5"), kIpProtoUdp, Udp(1000, 53)));
+  ASSERT_EQ(out.size(), 1u);
+  const uint16_t masq_port = Parse(out[0]).sport;
+  // A reply with TTL 1: the time-exceeded quotes the reply as B sent it (to the masquerade address and port), not
+  // the translated packet with the client's private address.
+  const Bytes reply = Ip4(kHostB, kMac20, Ip("10.0.20.5"), Ip("10.0.20.1"), kIpProtoUdp, Udp(53, masq_port), 1);
+  out = Send(1, reply);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].iface, 1);
+  L3Info info = Parse(out[0]);
+  EXPECT_EQ(info.icmp_type, kIcmpTimeExceeded);
+  ASSERT_GE(out[0].len, 14u + 28 + 28);
+  const uint8_t* quoted = out[0].data + 14 + 28;
+  EXPECT_EQ(IpAddress::V4(quoted[16], quoted[17], quoted[18], quoted[19]), Ip("10.0.20.1"));
+  EXPECT_EQ(LoadBe16(quoted + 22), masq_port);
+  EXPECT_TRUE(IPv4HeaderChecksumOk(quoted, 20));
+}
+
+}  // namespace
+}  // namespace cloudlet::router
