@@ -322,7 +322,8 @@ Result<std::optional<RouterPlan>> BuildRouterPlan(const std::string& project, co
     }
     std::map<std::string, const AddressSetDecl*> sets;
     for (const auto& s : fw.sets) sets[s.name] = &s;
-    auto addresses = [&](const std::vector<std::string>& items, std::vector<IpPrefix>* out) -> Status {
+    // A set may hold both families; a rule limited to one family takes only that family's entries from it.
+    auto addresses = [&](const std::vector<std::string>& items, uint8_t family, std::vector<IpPrefix>* out) -> Status {
       for (const std::string& item : items) {
         std::vector<std::string> expanded;
         if (!item.empty() && item[0] == '@') {
@@ -335,6 +336,8 @@ Result<std::optional<RouterPlan>> BuildRouterPlan(const std::string& project, co
         for (const auto& e : expanded) {
           auto p = ParseIpPrefix(e);
           if (!p) return Error("bad address " + e);
+          const uint8_t f = p->address.family == IpAddress::Family::kV4 ? 4 : 6;
+          if (family != 0 && f != family) continue;
           out->push_back(MaskedPrefix(*p));
         }
       }
@@ -355,8 +358,8 @@ Result<std::optional<RouterPlan>> BuildRouterPlan(const std::string& project, co
       firewall::Rule r;
       CL_RETURN_IF_ERROR(zones(d.from, &r.from_zones));
       CL_RETURN_IF_ERROR(zones(d.to, &r.to_zones));
-      CL_RETURN_IF_ERROR(addresses(d.src, &r.src));
-      CL_RETURN_IF_ERROR(addresses(d.dst, &r.dst));
+      CL_RETURN_IF_ERROR(addresses(d.src, d.family, &r.src));
+      CL_RETURN_IF_ERROR(addresses(d.dst, d.family, &r.dst));
       r.family = d.family;
       r.proto = d.proto.value_or(0);
       for (const auto& p : d.sport) r.sports.push_back({p.lo, p.hi});
