@@ -196,7 +196,7 @@ struct Router::Impl {
   void handle_arp(IfIndex in, Packet& p, Nanos now, RouterOutput& out);
   void handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos now, RouterOutput& out);
   void handle_nd(IfIndex in, Packet& p, const L3Info& info, Nanos now, RouterOutput& out);
-  void handle_local(IfIndex in, Packet& p, L3Info& info, RouterOutput& out);
+  void handle_local(IfIndex in, Packet& p, L3Info& info, Nanos now, RouterOutput& out);
   void handle_dhcp(IfIndex in, Packet& p, const L3Info& info, RouterOutput& out);
   void forward_to_neighbor(IfIndex in, IfIndex egress, const IpAddress& next_hop, Packet& p, Nanos now,
                            RouterOutput& out);
@@ -798,7 +798,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
   }
   const IpAddress dst = info.dst_address();
   if (is_local(dst)) {
-    handle_local(in, p, info, out);
+    handle_local(in, p, info, now, out);
     return;
   }
   if (LoadMac48(p.data) != f.mac) {
@@ -905,12 +905,17 @@ void Router::Impl::forward_to_neighbor(IfIndex in, IfIndex egress, const IpAddre
   counters.forwarded++;
 }
 
-void Router::Impl::handle_local(IfIndex in, Packet& p, L3Info& info, RouterOutput& out) {
+void Router::Impl::handle_local(IfIndex in, Packet& p, L3Info& info, Nanos now, RouterOutput& out) {
   const bool echo = info.has_l4 && !info.is_fragment &&
                     ((info.family == 4 && info.proto == kIpProtoIcmp && info.icmp_type == kIcmpEchoRequest) ||
                      (info.family == 6 && info.proto == kIpProtoIcmpv6 && info.icmp_type == kIcmp6EchoRequest));
   if (!echo || info.icmp_code != 0 || !L4ChecksumOk(p.data, info)) {
     counters.local_dropped++;
+    // No UDP service listens here: port unreachable, which also ends a UDP traceroute to the gateway.
+    if (info.proto == kIpProtoUdp && info.has_l4 && L4ChecksumOk(p.data, info)) {
+      send_icmp_error(in, p.data, p.len, info, info.family == 4 ? kIcmpDestUnreachable : kIcmp6DestUnreachable,
+                      info.family == 4 ? 3 : 4, 0, now, out);
+    }
     return;
   }
   // Echo reply in place: swap addresses (the pseudo-header sum is unchanged), change the type, fresh TTL.

@@ -6,7 +6,7 @@
 //     L2 filter (our MAC, broadcast, our solicited-node / all-nodes / all-routers multicast) ─► ARP | IPv4 | IPv6
 //     ARP / NS / NA ─► neighbour cache (neighbor.h), replies; RS ─► RA (our global prefixes, /64s autonomous)
 //     IP: header checks ─► DHCP (udp/67 on a DHCP interface) ─► firewall ingress (conntrack, DNAT)
-//         ─► to one of our addresses: echo reply, else dropped
+//         ─► to one of our addresses: echo reply, UDP: port unreachable, else dropped
 //         ─► TTL ─► route lookup (routes.h) ─► MTU ─► firewall egress (filter, masquerade) ─► neighbour ─► MAC
 //            rewrite, TTL decrement ─► out (or queued while the neighbour resolves)
 //   tick(now): neighbour retries/probes/aging (ICMP host unreachable for packets that waited in vain), firewall

@@ -408,9 +408,15 @@ TEST_F(RouterTest, AnswersEchoToTheGateway) {
   EXPECT_EQ(info.icmp_type, kIcmp6EchoReply);
   EXPECT_EQ(info.src_address(), Ip("fd00:10::1"));
   EXPECT_TRUE(L4ChecksumOk(out[0].data, info));
-  // Other traffic to us is dropped.
-  EXPECT_TRUE(Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.10.1"), kIpProtoUdp, Udp(1, 2))).empty());
-  EXPECT_EQ(router_->counters().local_dropped, 1u);
+  // Other traffic to us is dropped; UDP is answered with port unreachable.
+  out = Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.10.1"), kIpProtoUdp, Udp(1, 33434)));
+  ASSERT_EQ(out.size(), 1u);
+  info = Parse(out[0]);
+  EXPECT_EQ(info.icmp_type, kIcmpDestUnreachable);
+  EXPECT_EQ(info.icmp_code, 3);
+  EXPECT_TRUE(
+      Send(0, Ip4(kHostA, kMac10, Ip("10.0.10.5"), Ip("10.0.10.1"), kIpProtoTcp, Tcp(1, 22, 1, 0, kTcpSyn))).empty());
+  EXPECT_EQ(router_->counters().local_dropped, 2u);
 }
 
 TEST_F(RouterTest, NeighborSolicitationAndAdvertisement) {
