@@ -43,8 +43,8 @@ void RenderRules(const nlohmann::json& body, std::ostream& out) {
     for (const auto& p : r.value("policies", nlohmann::json::array())) {
       policies.AddRow({p.value("from", ""), p.value("to", ""), p.value("action", "")});
     }
-    out << "  zone policies (when no rule matches): " << HumanCount(r.value("policy_accept", 0ull))
-        << " accepted, " << HumanCount(r.value("policy_drop", 0ull)) << " dropped\n"
+    out << "  zone policies (when no rule matches): " << HumanCount(r.value("policy_accept", 0ull)) << " accepted, "
+        << HumanCount(r.value("policy_drop", 0ull)) << " dropped\n"
         << policies.Render("    ");
   }
 }
@@ -52,12 +52,12 @@ void RenderRules(const nlohmann::json& body, std::ostream& out) {
 void RenderConnections(const nlohmann::json& body, std::ostream& out) {
   for (const auto& r : body.value("routers", nlohmann::json::array())) {
     const auto& s = r["stats"];
-    out << "router on " << r.value("switch", "") << " (" << r.value("project", "") << "): "
-        << s.value("connections", 0) << " of " << s.value("max_connections", 0) << " connections, "
-        << s.value("evicted", 0) << " evicted, " << s.value("invalid", 0) << " invalid packets\n";
-    TextTable conns({"PROTO", "SOURCE", "DESTINATION", "REPLY FROM", "REPLY TO", "STATE", "EXPIRES", "PACKETS",
-                     "BYTES"},
-                    {false, false, false, false, false, false, true, true, true});
+    out << "router on " << r.value("switch", "") << " (" << r.value("project", "") << "): " << s.value("connections", 0)
+        << " of " << s.value("max_connections", 0) << " connections, " << s.value("evicted", 0) << " evicted, "
+        << s.value("invalid", 0) << " invalid packets\n";
+    TextTable conns(
+        {"PROTO", "SOURCE", "DESTINATION", "REPLY FROM", "REPLY TO", "STATE", "EXPIRES", "PACKETS", "BYTES"},
+        {false, false, false, false, false, false, true, true, true});
     for (const auto& c : r.value("connections", nlohmann::json::array())) {
       std::string state = c.value("state", "");
       if (c.value("assured", false)) state += " [assured]";
@@ -78,9 +78,10 @@ void RenderConnections(const nlohmann::json& body, std::ostream& out) {
 }  // namespace
 
 CLI::App* AddFirewallCommands(CLI::App& app, FirewallArgs& a) {
-  a.firewall = app.add_subcommand("firewall",
-                                  "Inspect the routers' firewalls: rules with hit counters, tracked connections, and "
-                                  "traces.  Example: cloudlet firewall trace --from web --to db --proto tcp --dport 80");
+  a.firewall =
+      app.add_subcommand("firewall",
+                         "Inspect the routers' firewalls: rules with hit counters, tracked connections, and "
+                         "traces.  Example: cloudlet firewall trace --from web --to db --proto tcp --dport 80");
   a.firewall->require_subcommand(1);
   auto common = [&](CLI::App* cmd) {
     cmd->add_option("--format", a.format, "table (for people) or json (for scripts)")
@@ -90,19 +91,23 @@ CLI::App* AddFirewallCommands(CLI::App& app, FirewallArgs& a) {
         ->type_name("FILE");
   };
   a.rules = a.firewall->add_subcommand(
-      "rules", "List the rules in order (first match wins) with the packets and bytes of the connections each one "
-               "decided, then the zone policies.  Example: cloudlet firewall rules");
+      "rules",
+      "List the rules in order (first match wins) with the packets and bytes of the connections each one "
+      "decided, then the zone policies.  Example: cloudlet firewall rules");
   common(a.rules);
   a.connections = a.firewall->add_subcommand(
-      "connections", "List tracked connections: both directions as they travel (NAT shows), state, timeout, "
-                     "counters.  Example: cloudlet firewall connections --format json");
+      "connections",
+      "List tracked connections: both directions as they travel (NAT shows), state, timeout, "
+      "counters.  Example: cloudlet firewall connections --format json");
   common(a.connections);
-  a.connections->add_option("--limit", a.limit, "Show at most this many")->capture_default_str()->check(
-      CLI::Range(1, 100000));
+  a.connections->add_option("--limit", a.limit, "Show at most this many")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   a.trace = a.firewall->add_subcommand(
-      "trace", "Would a new connection pass, and by which rule? Classifies it as the data plane would (no traffic "
-               "is sent).  Example: cloudlet firewall trace --from web --to db --proto tcp --dst 10.20.0.2 "
-               "--dport 5432");
+      "trace",
+      "Would a new connection pass, and by which rule? Classifies it as the data plane would (no traffic "
+      "is sent).  Example: cloudlet firewall trace --from web --to db --proto tcp --dst 10.20.0.2 "
+      "--dport 5432");
   common(a.trace);
   a.trace->add_option("--from", a.from, "Zone the connection comes from")->required();
   a.trace->add_option("--to", a.to, "Zone it goes to")->required();

@@ -81,7 +81,9 @@ nlohmann::json PortJson(const PortStatus& p) {
   return {
       {"name", c.name},
       {"interface", p.spec.ifname},
-      {"kind", p.spec.kind == PortKind::kTap ? "tap" : p.spec.kind == PortKind::kRouter ? "router" : "af_packet"},
+      {"kind", p.spec.kind == PortKind::kTap      ? "tap"
+               : p.spec.kind == PortKind::kRouter ? "router"
+                                                  : "af_packet"},
       {"mode", ModeName(c.mode)},
       {"vlan", c.mode == PortMode::kTrunk ? 0 : c.vlan},
       {"vlans", vlans},
@@ -104,7 +106,8 @@ nlohmann::json PortJson(const PortStatus& p) {
 
 class DataplaneRuntime final : public SwitchRuntime {
  public:
-  explicit DataplaneRuntime(const Clock& clock) : routers_(clock, OpenKernelPort), dataplane_(clock, routers_.opener()) {}
+  explicit DataplaneRuntime(const Clock& clock)
+      : routers_(clock, OpenKernelPort), dataplane_(clock, routers_.opener()) {}
 
   cloudlet::Status Apply(const std::vector<SwitchPlan>& switches) override {
     return dataplane_.apply(ToSpec(switches));
@@ -151,7 +154,7 @@ class DataplaneRuntime final : public SwitchRuntime {
   }
 
  private:
-  RouterSet routers_;    // before dataplane_: the router ports (owned by the switches) hold its handles
+  RouterSet routers_;  // before dataplane_: the router ports (owned by the switches) hold its handles
   Dataplane dataplane_;
 };
 

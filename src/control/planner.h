@@ -28,7 +28,7 @@ enum class PortPlanKind : uint8_t { kAfPacket, kTap, kRouter };
 struct PortPlan {
   std::string name;  // logical port name: the endpoint, link or declared port name
   PortPlanKind kind = PortPlanKind::kAfPacket;
-  std::string ifname;  // kernel interface to attach (AF_PACKET) or create (TAP); kRouter: its uplink ("" = none)
+  std::string ifname;    // kernel interface to attach (AF_PACKET) or create (TAP); kRouter: its uplink ("" = none)
   std::string instance;  // kRouter: RouterPortKey(project)
   PortModeDecl mode = PortModeDecl::kAccess;
   uint16_t vlan = 0;

@@ -15,8 +15,7 @@ namespace cloudlet {
 namespace {
 
 int64_t UnixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string ZoneName(const firewall::RuleSet& rules, firewall::ZoneId zone) {
@@ -92,7 +91,6 @@ uint8_t ParseProto(const std::string& text, bool* ok) {
 }
 
 }  // namespace
-
 
 namespace {
 
@@ -490,9 +488,8 @@ nlohmann::json RouterSet::Snapshot() {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json out = nlohmann::json::array();
   for (auto& [instance, entry] : routers_) {
-    nlohmann::json r = {{"project", entry.plan.project},
-                        {"switch", entry.plan.switch_name},
-                        {"uplink", entry.plan.uplink_ifname}};
+    nlohmann::json r = {
+        {"project", entry.plan.project}, {"switch", entry.plan.switch_name}, {"uplink", entry.plan.uplink_ifname}};
     nlohmann::json ifaces = nlohmann::json::array();
     for (const auto& i : entry.plan.config.interfaces) {
       nlohmann::json addrs = nlohmann::json::array();
@@ -516,10 +513,14 @@ nlohmann::json RouterSet::Snapshot() {
                    {"no_buffer", c.no_buffer},           {"unrouted_vlan", c.unrouted_vlan}};
       if (port.firewall() != nullptr) {
         const firewall::FirewallStats s = port.firewall()->stats();
-        r["firewall"] = {{"connections", s.connections}, {"max_connections", s.max_connections},
-                         {"evicted", s.evicted},         {"table_full", s.table_full},
-                         {"invalid", s.invalid},         {"expired", s.expired},
-                         {"policy_accept", s.policy_accept}, {"policy_drop", s.policy_drop}};
+        r["firewall"] = {{"connections", s.connections},
+                         {"max_connections", s.max_connections},
+                         {"evicted", s.evicted},
+                         {"table_full", s.table_full},
+                         {"invalid", s.invalid},
+                         {"expired", s.expired},
+                         {"policy_accept", s.policy_accept},
+                         {"policy_drop", s.policy_drop}};
       }
     });
     if (!st.ok()) r["error"] = st.message();
@@ -646,9 +647,10 @@ Result<nlohmann::json> RouterSet::Query(const std::string& what, const nlohmann:
         for (size_t to = 0; to < n; ++to) {
           const size_t idx = from * n + to;
           const firewall::Action a = idx < rules.policy.size() ? rules.policy[idx]
-                                     : from == to               ? firewall::Action::kAccept
-                                                                : firewall::Action::kDrop;
-          policies.push_back({{"from", rules.zones[from]}, {"to", rules.zones[to]}, {"action", firewall::ActionName(a)}});
+                                     : from == to              ? firewall::Action::kAccept
+                                                               : firewall::Action::kDrop;
+          policies.push_back(
+              {{"from", rules.zones[from]}, {"to", rules.zones[to]}, {"action", firewall::ActionName(a)}});
         }
       }
       r["policies"] = policies;

@@ -69,7 +69,7 @@ class RouterSet {
   PortOpener fallback_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<router::RouterControl>> controls_;  // instance -> handle of the open port
-  std::map<std::string, Entry> routers_;                                     // instance -> last applied
+  std::map<std::string, Entry> routers_;                                    // instance -> last applied
 };
 
 }  // namespace cloudlet

@@ -3,8 +3,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "base/clock.h"

@@ -126,8 +126,7 @@ Status Dataplane::apply(const DataplaneSpec& spec) {
           if (p.config.name == port.config.name) old = &p;
         }
       }
-      if (old != nullptr && old->kind == port.kind && old->ifname == port.ifname &&
-          old->instance == port.instance) {
+      if (old != nullptr && old->kind == port.kind && old->ifname == port.ifname && old->instance == port.instance) {
         if (!SamePortConfig(old->config, port.config)) plan.change.updated.push_back(port);
         continue;
       }

@@ -26,7 +26,7 @@ enum class PortKind : uint8_t {
 struct PortSpec {
   PortConfig config;  // config.name is the logical port name, unique within the switch
   PortKind kind = PortKind::kAfPacket;
-  std::string ifname;  // kernel interface to attach to (AF_PACKET) or to create (TAP)
+  std::string ifname;    // kernel interface to attach to (AF_PACKET) or to create (TAP)
   std::string instance;  // kRouter: which router (a change re-creates the port); "" otherwise
 };
 

@@ -38,11 +38,11 @@ struct Rule {
   uint8_t family = 0;              // 0: both, 4 or 6
   std::vector<IpPrefix> src;       // source in one of these prefixes (empty: any); a prefix also fixes the family
   std::vector<IpPrefix> dst;
-  uint8_t proto = 0;               // 0: any; else the IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)
-  std::vector<PortRange> sports;   // only with proto tcp/udp (empty: any)
+  uint8_t proto = 0;              // 0: any; else the IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6)
+  std::vector<PortRange> sports;  // only with proto tcp/udp (empty: any)
   std::vector<PortRange> dports;
-  int16_t icmp_type = -1;          // only with proto icmp/icmpv6; -1: any
-  int16_t icmp_code = -1;          // -1: any
+  int16_t icmp_type = -1;  // only with proto icmp/icmpv6; -1: any
+  int16_t icmp_code = -1;  // -1: any
   Action action = Action::kAccept;
   bool log = false;
   bool operator==(const Rule&) const = default;

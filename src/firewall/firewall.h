@@ -38,10 +38,10 @@ struct Timeouts {
   Nanos tcp_last_ack = 30 * kSecond;
   Nanos tcp_time_wait = 120 * kSecond;
   Nanos tcp_close = 10 * kSecond;
-  Nanos udp = 30 * kSecond;         // unreplied
+  Nanos udp = 30 * kSecond;          // unreplied
   Nanos udp_stream = 120 * kSecond;  // seen both ways
   Nanos icmp = 30 * kSecond;
-  Nanos generic = 600 * kSecond;    // other protocols
+  Nanos generic = 600 * kSecond;  // other protocols
   bool operator==(const Timeouts&) const = default;
 };
 
@@ -96,10 +96,10 @@ const char* CtStateName(CtState state);
 struct FlowState {
   CtState state = CtState::kNew;
   ZoneId from = kNoZone;
-  uint32_t conn = 0xffffffff;  // connection slot (known packets)
-  bool reply = false;          // the packet goes in the connection's reply direction
-  bool dnat = false;           // a port forward rewrote the destination (new flows)
-  uint32_t forward = 0;        // which port forward
+  uint32_t conn = 0xffffffff;          // connection slot (known packets)
+  bool reply = false;                  // the packet goes in the connection's reply direction
+  bool dnat = false;                   // a port forward rewrote the destination (new flows)
+  uint32_t forward = 0;                // which port forward
   std::array<uint8_t, 16> orig_dst{};  // the destination before a port forward rewrote it (dnat)
   uint16_t orig_dport = 0;
 };
@@ -120,11 +120,11 @@ struct RuleCounter {
 struct ConnectionInfo {
   uint8_t family = 4;
   uint8_t proto = 0;
-  IpAddress src, dst;          // original direction, as the initiator sent it
+  IpAddress src, dst;  // original direction, as the initiator sent it
   uint16_t sport = 0, dport = 0;
   IpAddress reply_src, reply_dst;  // the reply direction as it travels (differs from the original under NAT)
   uint16_t reply_sport = 0, reply_dport = 0;
-  std::string state;  // "SYN_SENT", "ESTABLISHED", ..., "UDP", "UDP_STREAM", "ICMP"
+  std::string state;     // "SYN_SENT", "ESTABLISHED", ..., "UDP", "UDP_STREAM", "ICMP"
   bool assured = false;  // traffic seen both ways
   Nanos expires_in = 0;
   uint64_t packets_orig = 0, bytes_orig = 0, packets_reply = 0, bytes_reply = 0;
@@ -134,12 +134,12 @@ struct ConnectionInfo {
 struct FirewallStats {
   size_t connections = 0;
   size_t max_connections = 0;
-  uint64_t evicted = 0;         // connections pushed out by the bound (never established ones)
-  uint64_t table_full = 0;      // new flows refused: nothing evictable
+  uint64_t evicted = 0;     // connections pushed out by the bound (never established ones)
+  uint64_t table_full = 0;  // new flows refused: nothing evictable
   uint64_t invalid = 0;
   uint64_t expired = 0;
   uint64_t policy_accept = 0, policy_drop = 0;  // decided by a zone pair's default
-  uint64_t nat_failed = 0;      // new flows dropped: no free masquerade port / NAT tuple clash
+  uint64_t nat_failed = 0;                      // new flows dropped: no free masquerade port / NAT tuple clash
 };
 
 class Firewall {

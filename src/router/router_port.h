@@ -72,8 +72,8 @@ class RouterPort final : public Port {
     uint64_t rx_from_uplink = 0;
     uint64_t tx_to_switch = 0;
     uint64_t tx_to_uplink = 0;
-    uint64_t no_buffer = 0;  // dropped: every slot in use
-    uint64_t unrouted_vlan = 0;  // a frame on a VLAN the router has no interface on
+    uint64_t no_buffer = 0;       // dropped: every slot in use
+    uint64_t unrouted_vlan = 0;   // a frame on a VLAN the router has no interface on
     uint64_t not_configured = 0;  // frames before the first configure()
   };
 
@@ -103,8 +103,8 @@ class RouterPort final : public Port {
   static constexpr size_t kSlotBytes = kPacketHeadroom + kMaxFrameSize;
   static constexpr Nanos kTickInterval = 100 * kMillisecond;
 
-  RouterPort(std::string name, std::unique_ptr<Port> uplink, std::shared_ptr<RouterControl> control,
-             const Clock& clock, std::function<int64_t()> unix_now);
+  RouterPort(std::string name, std::unique_ptr<Port> uplink, std::shared_ptr<RouterControl> control, const Clock& clock,
+             std::function<int64_t()> unix_now);
   Status init();
   int alloc_slot();
   void free_slot(int slot);
@@ -129,17 +129,17 @@ class RouterPort final : public Port {
   std::unique_ptr<firewall::Firewall> firewall_;
   std::unique_ptr<Router> router_;
   firewall::ConntrackConfig conntrack_;
-  std::vector<uint16_t> vlan_of_iface_;               // IfIndex -> VLAN (0: uplink)
-  std::vector<int32_t> iface_of_vlan_;                // VLAN -> IfIndex, -1: not routed
+  std::vector<uint16_t> vlan_of_iface_;  // IfIndex -> VLAN (0: uplink)
+  std::vector<int32_t> iface_of_vlan_;   // VLAN -> IfIndex, -1: not routed
   int32_t uplink_iface_ = -1;
 
   std::unique_ptr<uint8_t[]> buffers_;  // kSlots x kSlotBytes
   std::vector<int> free_;
-  std::vector<Packet> slot_pkts_;  // per slot: the frame it holds
-  std::deque<int> ready_;          // slots waiting for receive(), tagged for the switch
-  std::vector<int> lent_;          // slots handed out by the last receive()
-  std::vector<int> work_;          // slots holding this send()'s frames
-  std::vector<uint8_t> in_work_;   // per slot: still in work_ (not handed on to ready_)
+  std::vector<Packet> slot_pkts_;    // per slot: the frame it holds
+  std::deque<int> ready_;            // slots waiting for receive(), tagged for the switch
+  std::vector<int> lent_;            // slots handed out by the last receive()
+  std::vector<int> work_;            // slots holding this send()'s frames
+  std::vector<uint8_t> in_work_;     // per slot: still in work_ (not handed on to ready_)
   std::vector<Packet> uplink_pkts_;  // headers of frames to the uplink (their bytes stay where the router put them)
   RouterOutput out_;
   std::vector<TxItem> uplink_tx_;
