@@ -214,6 +214,59 @@ std::string RenderStatusTable(const nlohmann::json& status) {
     }
     out << "  peers\n" << (peers.empty() ? "    (none)\n" : peers.Render("    "));
   }
+
+  for (const auto& r : status.value("routers", nlohmann::json::array())) {
+    out << "\nrouter on switch " << Str(r, "switch") << "  (" << Str(r, "project") << ")";
+    if (!Str(r, "uplink").empty()) out << "  uplink " << Str(r, "uplink");
+    out << "\n";
+    if (r.contains("error")) out << "  NOT ANSWERING: " << Str(r, "error") << "\n";
+    TextTable ifaces({"INTERFACE", "VLAN", "ZONE", "ADDRESSES", "MAC", "MTU", "DHCP"},
+                     {false, true, false, false, false, true, false});
+    for (const auto& i : r.value("interfaces", nlohmann::json::array())) {
+      std::string addrs;
+      for (const auto& a : i.value("addresses", nlohmann::json::array())) {
+        if (a.is_string()) addrs += (addrs.empty() ? "" : ", ") + a.get<std::string>();
+      }
+      const uint64_t vlan = U64(i, "vlan");
+      ifaces.AddRow({Str(i, "name"), vlan == 0 ? "uplink" : std::to_string(vlan), Str(i, "zone"), addrs, Str(i, "mac"),
+                     std::to_string(U64(i, "mtu")), i.value("dhcp", false) ? "on" : "-"});
+    }
+    out << ifaces.Render("  ");
+    TextTable routes({"ROUTE", "VIA", "INTERFACE", "KIND"});
+    for (const auto& rt : r.value("routes", nlohmann::json::array())) {
+      routes.AddRow(
+          {Str(rt, "prefix"), Str(rt, "via").empty() ? "-" : Str(rt, "via"), Str(rt, "interface"), Str(rt, "kind")});
+    }
+    if (!routes.empty()) out << "  routes\n" << routes.Render("    ");
+    TextTable neighbours({"NEIGHBOUR", "MAC", "INTERFACE", "STATE"});
+    for (const auto& n : r.value("neighbours", nlohmann::json::array())) {
+      neighbours.AddRow(
+          {Str(n, "address"), Str(n, "mac").empty() ? "-" : Str(n, "mac"), Str(n, "interface"), Str(n, "state")});
+    }
+    if (!neighbours.empty()) out << "  neighbours\n" << neighbours.Render("    ");
+    TextTable leases({"LEASE", "MAC", "INTERFACE", "HOSTNAME", "EXPIRES"});
+    const int64_t now = static_cast<int64_t>(std::time(nullptr));
+    for (const auto& l : r.value("leases", nlohmann::json::array())) {
+      const int64_t expires = l.value("expires", int64_t{0});
+      leases.AddRow({Str(l, "address"), Str(l, "mac"), Str(l, "interface"), Str(l, "hostname"),
+                     (l.value("bound", true) ? "" : "offered, ") +
+                         (expires > now ? "in " + std::to_string(expires - now) + " s" : "expired")});
+    }
+    if (!leases.empty()) out << "  DHCP leases\n" << leases.Render("    ");
+    const auto c = r.value("counters", nlohmann::json::object());
+    if (!c.empty()) {
+      out << "  forwarded " << HumanCount(U64(c, "forwarded")) << ", firewall dropped "
+          << HumanCount(U64(c, "firewall_drop")) << ", rejected " << HumanCount(U64(c, "firewall_reject"))
+          << ", no route " << HumanCount(U64(c, "no_route")) << ", TTL exceeded " << HumanCount(U64(c, "ttl_exceeded"))
+          << ", ICMP errors sent " << HumanCount(U64(c, "icmp_errors_sent")) << "\n";
+    }
+    const auto f = r.value("firewall", nlohmann::json::object());
+    if (!f.empty()) {
+      out << "  firewall: " << U64(f, "connections") << " of " << U64(f, "max_connections") << " connections tracked, "
+          << U64(f, "evicted") << " evicted, " << U64(f, "invalid") << " invalid packets (cloudlet firewall rules | "
+          << "connections | trace)\n";
+    }
+  }
   return out.str();
 }
 
