@@ -3,8 +3,8 @@
 # (ip_forward, an nftables forward chain) and (b) cloudlet's router (the two namespaces are endpoints on VLANs 10
 # and 20 of one cloudlet switch, from a YAML file via the real CLI and daemon), in the same run, both with the same
 # 10,000 generated rules that miss the benchmark traffic and one allow rule placed last (a new flow walks the whole
-# set in nftables); iperf3 TCP (1 stream) and iperf3 UDP with 64-byte payloads at unlimited rate (packets/s
-# received). Then the in-process benchmarks, one core: conntrack_bench (established fast path) and classifier_bench
+# set in nftables); iperf3 TCP (1 stream) and iperf3 UDP with 64-byte payloads at unlimited rate (packets/s received
+# by the iperf3 server, and forwarded: reaching the server namespace's UDP stack, overflows included). Then the in-process benchmarks, one core: conntrack_bench (established fast path) and classifier_bench
 # (new-flow classification at 10, 1,000 and 10,000 rules).
 #
 # Usage: bench/firewall.sh [BUILD_DIR] [--cloudlet PATH] [--seconds N] [--rules N] [--quick]
@@ -62,7 +62,7 @@ require_cmd ip nft iperf3 python3 ss timeout
 note() { echo "firewall.sh: $*" >&2; }
 
 FAILED=0
-declare -A TCP_MBPS=() UDP_RX_PPS=() SETUP_S=()
+declare -A TCP_MBPS=() UDP_RX_PPS=() UDP_FWD_PPS=() SETUP_S=()
 
 IPERF_PORT=5201
 CLI_ADDR=10.61.10.2 CLI_GW=10.61.10.1
@@ -154,7 +154,14 @@ iperf3_run() {
   return $rc
 }
 
-# iperf3_figure FILE tcp|udp: TCP Mbit/s received, or UDP packets/s received at the server (sent - lost).
+# udp_in NS: UDP datagrams that reached NS's UDP stack so far (InDatagrams + InErrors of /proc/net/snmp, the latter
+# mostly receive-buffer overflows): what the router delivered, whether or not the iperf3 server kept up.
+udp_in() {
+  ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 + $4 }' /proc/net/snmp
+}
+
+# iperf3_figure FILE tcp|udp: TCP Mbit/s received, or UDP packets/s received by the server (sent - lost), packets/s
+# sent, loss in percent and the test's duration in seconds.
 iperf3_figure() {
   python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -164,14 +171,14 @@ if sys.argv[2] == "tcp":
     print("%.0f" % (end["sum_received"]["bits_per_second"] / 1e6))
 else:
     s = end["sum"]  # the server's report: packets sent by the client, lost_packets never received
-    print("%.0f %.0f %.1f" % ((s["packets"] - s["lost_packets"]) / s["seconds"], s["packets"] / s["seconds"],
-                              s["lost_percent"]))
+    print("%.0f %.0f %.1f %.3f" % ((s["packets"] - s["lost_packets"]) / s["seconds"], s["packets"] / s["seconds"],
+                                   s["lost_percent"], s["seconds"]))
 PY
 }
 
 # measure NAME NS_CLI NS_SRV: TCP and UDP-64 from NS_CLI to the server in NS_SRV; prints the figures.
 measure() {
-  local name=$1 ns_cli=$2 ns_srv=$3 out fig rx sent loss
+  local name=$1 ns_cli=$2 ns_srv=$3 out fig rx sent loss dur in0 in1
   out="$E2E_TMP/$name.tcp.json"
   if iperf3_run "$name.tcp" "$ns_srv" "$ns_cli" "$out" && fig=$(iperf3_figure "$out" tcp 2>/dev/null); then
     TCP_MBPS[$name]=$fig
@@ -179,11 +186,15 @@ measure() {
   fi
   [[ -n "${TCP_MBPS[$name]:-}" ]] || { note "$name: no TCP figure"; FAILED=1; }
   out="$E2E_TMP/$name.udp.json"
+  in0=$(udp_in "$ns_srv")
   if iperf3_run "$name.udp" "$ns_srv" "$ns_cli" "$out" -u -b 0 -l 64 &&
     fig=$(iperf3_figure "$out" udp 2>/dev/null); then
-    read -r rx sent loss <<<"$fig"
+    read -r rx sent loss dur <<<"$fig"
+    in1=$(udp_in "$ns_srv")
     UDP_RX_PPS[$name]=$rx
+    UDP_FWD_PPS[$name]=$(awk -v a="$in0" -v b="$in1" -v d="$dur" 'BEGIN { printf "%.0f", (d > 0 ? (b - a) / d : 0) }')
     echo "$name udp64_sent_pps=$sent"
+    echo "$name udp64_forwarded_pps=${UDP_FWD_PPS[$name]}"
     echo "$name udp64_pps=$rx"
     echo "$name udp64_loss_pct=$loss"
   fi
@@ -355,19 +366,22 @@ for b in json.load(open(sys.argv[1]))["benchmarks"]:
 
 run_gbench conntrack_bench
 run_gbench classifier_bench
-ESTABLISHED_MPPS="" ESTABLISHED_PARSED=0 CONN_NEW_MPPS=""
+ESTABLISHED_MPPS="" ESTABLISHED_PARSED=0 EST_NO_PREFETCH_MPPS="" CONN_NEW_MPPS=""
 declare -A NEW_MPPS=()
 while read -r name mpps; do
   echo "inprocess conntrack ${name#BM_} mpps=$mpps"
-  # The established fast path as the data path runs it, parsing included (BM_EstablishedFastPath/parse:1); a
-  # variant without parse:0/1 in its name counts only when there is no parse:1 one.
+  # The established fast path with parsing, as a data path runs it (BM_EstablishedFastPath/parse:1), cache-warmed
+  # with Firewall::prefetch a few packets ahead (prefetch:1) when the benchmark has that variant; variants without
+  # parse:0/1 in their name count only when there is no parse:1 one.
   case ${name,,} in
-    *establish*parse:1*) ESTABLISHED_MPPS=$mpps ESTABLISHED_PARSED=1 ;;
     *establish*parse:0*) ;;
+    *establish*parse:1*prefetch:0*) EST_NO_PREFETCH_MPPS=$mpps ;;
+    *establish*parse:1*) ESTABLISHED_MPPS=$mpps ESTABLISHED_PARSED=1 ;;
     *establish*) ((ESTABLISHED_PARSED)) || ESTABLISHED_MPPS=$mpps ;;
     *new*) CONN_NEW_MPPS=$mpps ;;
   esac
 done <"$E2E_TMP/conntrack_bench.mpps"
+[[ -z "$ESTABLISHED_MPPS" ]] && ESTABLISHED_MPPS=$EST_NO_PREFETCH_MPPS EST_NO_PREFETCH_MPPS=""
 while read -r name mpps; do
   echo "inprocess classifier ${name#BM_} mpps=$mpps"
   # The data path classifies one key per new flow (Firewall calls classify()): BM_Classify/<rules>.
@@ -391,11 +405,14 @@ or_na() { echo "${1:-n/a}"; }
     "$(or_na "${TCP_MBPS[cloudlet]:-}")" "$(div "${TCP_MBPS[cloudlet]:-}" "${TCP_MBPS[nftables]:-}")"
   printf '%-34s %14s %14s %8s\n' "UDP 64 B received (packets/s)" "$(or_na "${UDP_RX_PPS[nftables]:-}")" \
     "$(or_na "${UDP_RX_PPS[cloudlet]:-}")" "$(div "${UDP_RX_PPS[cloudlet]:-}" "${UDP_RX_PPS[nftables]:-}")"
+  printf '%-34s %14s %14s %8s\n' "UDP 64 B forwarded (packets/s)" "$(or_na "${UDP_FWD_PPS[nftables]:-}")" \
+    "$(or_na "${UDP_FWD_PPS[cloudlet]:-}")" "$(div "${UDP_FWD_PPS[cloudlet]:-}" "${UDP_FWD_PPS[nftables]:-}")"
   printf '%-34s %14s %14s\n' "loading the rules (s)" "$(or_na "${SETUP_S[nftables]:-}")" \
     "$(or_na "${SETUP_S[cloudlet]:-}")"
   echo
   printf '%-34s %14s %8s\n' "in process, one core" "Mpps" target
   printf '%-34s %14s %8s\n' "established fast path" "$(or_na "$ESTABLISHED_MPPS")" ">= 10"
+  [[ -n "$EST_NO_PREFETCH_MPPS" ]] && printf '%-34s %14s\n' "established, without prefetch" "$EST_NO_PREFETCH_MPPS"
   [[ -n "$CONN_NEW_MPPS" ]] && printf '%-34s %14s\n' "new-flow setup, 10,000 rules" "$CONN_NEW_MPPS"
   printf '%-34s %14s\n' "new-flow classification, 10 rules" "$(or_na "${NEW_MPPS[10]:-}")"
   printf '%-34s %14s\n' "new-flow classification, 1,000" "$(or_na "${NEW_MPPS[1000]:-}")"
