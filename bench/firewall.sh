@@ -156,6 +156,7 @@ iperf3_run() {
 
 # udp_in NS: UDP datagrams that reached NS's UDP stack so far (InDatagrams + InErrors of /proc/net/snmp, the latter
 # mostly receive-buffer overflows): what the router delivered, whether or not the iperf3 server kept up.
+# shellcheck disable=SC2016 # awk program
 udp_in() {
   ip netns exec "$1" awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 + $4 }' /proc/net/snmp
 }
