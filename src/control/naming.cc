@@ -57,7 +57,7 @@ std::string VpnTunIfname(const std::string& project, const std::string& vpn) {
 
 std::string RouterPortKey(const std::string& project) {
   uint32_t h = 2166136261u;
-  for (unsigned char c : "router\0" + project) h = (h ^ c) * 16777619u;
+  for (unsigned char c : std::string("router/") + project) h = (h ^ c) * 16777619u;
   char buf[16];
   std::snprintf(buf, sizeof buf, "rt-%08x", h);
   return buf;

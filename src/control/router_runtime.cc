@@ -111,7 +111,7 @@ firewall::Action ToAction(FirewallActionDecl a) {
 MacAddr RouterMac(const std::string& project, const RouterDecl& decl) {
   if (auto mac = MacAddr::Parse(decl.mac); mac) return *mac;
   uint32_t h = 2166136261u;
-  for (unsigned char c : "router-mac\0" + project) h = (h ^ c) * 16777619u;
+  for (unsigned char c : std::string("router-mac/") + project) h = (h ^ c) * 16777619u;
   // Locally administered, unicast.
   return MacAddr{{0x02, 0xc1, static_cast<uint8_t>(h >> 24), static_cast<uint8_t>(h >> 16),
                   static_cast<uint8_t>(h >> 8), static_cast<uint8_t>(h)}};

@@ -269,7 +269,7 @@ struct Classifier::Impl {
   uint32_t Intern(const std::vector<uint64_t>& dense, uint64_t hash);
   // Sweeps `intervals` (each a value range in [0, max] matching rule .rule; duplicates and overlaps allowed) and
   // calls emit(start, bitset id) per elementary interval.
-  void Sweep(std::vector<Interval> intervals, U128 max, const std::function<void(U128, uint32_t)>& emit);
+  void Sweep(const std::vector<Interval>& intervals, U128 max, const std::function<void(U128, uint32_t)>& emit);
   uint32_t InternRules(const std::vector<uint32_t>& rules);
 
   void FindIds(const ClassifyKey& k, uint32_t* ids) const;
@@ -308,13 +308,14 @@ uint32_t Classifier::Impl::Intern(const std::vector<uint64_t>& dense, uint64_t h
 
 uint32_t Classifier::Impl::InternRules(const std::vector<uint32_t>& rules) {
   std::vector<Interval> all;
+  all.reserve(rules.size());
   for (uint32_t r : rules) all.push_back({0, 0, r});
   uint32_t id = 0;
-  Sweep(std::move(all), 0, [&](U128, uint32_t bid) { id = bid; });
+  Sweep(all, 0, [&](U128, uint32_t bid) { id = bid; });
   return id;
 }
 
-void Classifier::Impl::Sweep(std::vector<Interval> intervals, U128 max,
+void Classifier::Impl::Sweep(const std::vector<Interval>& intervals, U128 max,
                              const std::function<void(U128, uint32_t)>& emit) {
   // Events: +1 at lo, -1 at hi + 1. Counts per rule, since one rule's ranges may overlap.
   struct Event {
@@ -391,8 +392,7 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
     const uint32_t size = std::min(domain_max, top + 1) + 1;
     f.ids.assign(size, 0);
     std::vector<std::pair<uint32_t, uint32_t>> starts;
-    m.Sweep(std::move(ivs), domain_max,
-            [&](U128 at, uint32_t bid) { starts.emplace_back(static_cast<uint32_t>(at), bid); });
+    m.Sweep(ivs, domain_max, [&](U128 at, uint32_t bid) { starts.emplace_back(static_cast<uint32_t>(at), bid); });
     size_t s = 0;
     for (uint32_t v = 0; v < size; ++v) {
       while (s + 1 < starts.size() && starts[s + 1].first <= v) ++s;
@@ -423,7 +423,7 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
     }
     m.active[id] = !ivs.empty();
     m.wild[id] = m.InternRules(any);
-    m.Sweep(std::move(ivs), 0xffff, [&](U128 at, uint32_t bid) {
+    m.Sweep(ivs, 0xffff, [&](U128 at, uint32_t bid) {
       f.starts.push_back(static_cast<uint32_t>(at));
       f.ids.push_back(bid);
     });
@@ -446,12 +446,12 @@ Result<std::shared_ptr<const Classifier>> Classifier::Compile(const std::vector<
     }
     m.active[id] = !ivs4.empty() || !ivs6.empty();
     m.wild[id] = m.InternRules(any);
-    m.Sweep(std::move(ivs4), 0xffffffffu, [&](U128 at, uint32_t bid) {
+    m.Sweep(ivs4, 0xffffffffu, [&](U128 at, uint32_t bid) {
       f4.starts.push_back(static_cast<uint32_t>(at));
       f4.ids.push_back(bid);
     });
     f4.BuildIndex(32);
-    m.Sweep(std::move(ivs6), ~U128{0}, [&](U128 at, uint32_t bid) {
+    m.Sweep(ivs6, ~U128{0}, [&](U128 at, uint32_t bid) {
       f6.starts.push_back({static_cast<uint64_t>(at >> 64), static_cast<uint64_t>(at)});
       f6.ids.push_back(bid);
     });
