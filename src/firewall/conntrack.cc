@@ -130,11 +130,14 @@ const char* TcpStateName(TcpState state) {
 }
 
 namespace {
-size_t MaxConnections(const ConntrackConfig& config) { return std::max<size_t>(config.max_connections, 1); }
-// Two tuples per connection at a load factor of at most 1/2 keeps linear probes short.
-size_t SlotCount(const ConntrackConfig& config) {
-  size_t cap = 16;
-  while (cap < 4 * MaxConnections(config)) cap <<= 1;
+// Index refs keep two flag bits beside the connection number.
+size_t MaxConnections(const ConntrackConfig& config) {
+  return std::clamp<size_t>(config.max_connections, 1, size_t{1} << 30);
+}
+// Two tuples per connection in buckets of 7: at most 4/7 full, so few buckets spill.
+size_t BucketCount(const ConntrackConfig& config) {
+  size_t cap = 2;
+  while (cap < (MaxConnections(config) + 1) / 2) cap <<= 1;
   return cap;
 }
 }  // namespace
@@ -143,8 +146,9 @@ Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
     : timeouts_(config.timeouts),
       tcp_loose_(config.tcp_loose),
       conns_(MaxConnections(config)),
-      slots_(SlotCount(config)),
-      mask_(static_cast<uint32_t>(SlotCount(config) - 1)) {
+      cold_(MaxConnections(config)),
+      buckets_(BucketCount(config)),
+      mask_(static_cast<uint32_t>(BucketCount(config) - 1)) {
   // Expand the seed into independent keys (splitmix64).
   uint64_t x = seed;
   for (auto& k : key_) {
@@ -168,74 +172,94 @@ uint64_t Conntrack::Hash(const CtTuple& t) const {
   return Mum(h ^ key_[6], Mum(w[4] ^ key_[4], key_[5]));
 }
 
-void Conntrack::Insert(const CtTuple& tuple, uint32_t ref) {
-  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
-  uint32_t i = h & mask_;
-  while (slots_[i].ref != 0) i = (i + 1) & mask_;
-  slots_[i] = {h, ref};
+bool Conntrack::Matches(uint32_t conn, bool dir, const CtTuple& t) const {
+  const Connection& c = conns_[conn];
+  if (!dir) return c.original == t;
+  if (c.nat) return cold_[conn].reply == t;
+  // No NAT: the reply tuple is the original reversed; compare without building it.
+  const CtTuple& o = c.original;
+  return t.src == o.dst && t.dst == o.src && t.sport == o.dport && t.dport == o.sport && t.family == o.family &&
+         t.proto == o.proto && t.pad == o.pad;
 }
 
-void Conntrack::Erase(const CtTuple& tuple, uint32_t ref) {
-  uint32_t i = static_cast<uint32_t>(Hash(tuple)) & mask_;
-  while (slots_[i].ref != ref) {
-    if (slots_[i].ref == 0) return;  // not present (cannot happen for a live connection)
-    i = (i + 1) & mask_;
-  }
-  // Backward-shift deletion: no tombstones, so probe lengths never degrade.
-  uint32_t j = i;
-  for (;;) {
-    j = (j + 1) & mask_;
-    if (slots_[j].ref == 0) break;
-    const uint32_t home = slots_[j].hash & mask_;
-    if (((j - home) & mask_) >= ((j - i) & mask_)) {
-      slots_[i] = slots_[j];
-      i = j;
+void Conntrack::Insert(uint64_t hash, uint32_t ref) {
+  const uint32_t tag = static_cast<uint32_t>(hash >> 32);
+  for (uint32_t b = static_cast<uint32_t>(hash) & mask_;; b = (b + 1) & mask_) {
+    Bucket& k = buckets_[b];
+    for (int s = 0; s < kBucketSlots; ++s) {
+      if (k.ref[s] == 0) {
+        k.tag[s] = tag;
+        k.ref[s] = ref;
+        return;
+      }
     }
+    ++k.overflow;  // never loops forever: the index holds more slots than tuples
   }
-  slots_[i] = {};
+}
+
+void Conntrack::Erase(uint64_t hash, uint32_t ref) {
+  const uint32_t home = static_cast<uint32_t>(hash) & mask_;
+  for (uint32_t b = home;; b = (b + 1) & mask_) {
+    Bucket& k = buckets_[b];
+    for (int s = 0; s < kBucketSlots; ++s) {
+      if (k.ref[s] != ref) continue;
+      k.ref[s] = 0;
+      k.tag[s] = 0;
+      for (uint32_t p = home; p != b; p = (p + 1) & mask_) --buckets_[p].overflow;
+      return;
+    }
+    if (k.overflow == 0) return;  // not present (cannot happen for a live connection)
+  }
 }
 
 uint32_t Conntrack::Find(const CtTuple& tuple, Nanos now, bool* reply) {
-  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
-  for (uint32_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
-    if (s.ref == 0) return kNoConn;
-    if (s.hash != h) continue;
-    const uint32_t conn = (s.ref - 1) >> 1;
-    const bool dir = (s.ref - 1) & 1;
-    if (!(conns_[conn].tuple[dir] == tuple)) continue;
-    if (conns_[conn].expires <= now) {
-      Remove(conn);
-      ++expired;
-      return kNoConn;
+  const uint64_t h = Hash(tuple);
+  const uint32_t tag = static_cast<uint32_t>(h >> 32);
+  for (uint32_t b = static_cast<uint32_t>(h) & mask_;; b = (b + 1) & mask_) {
+    const Bucket& k = buckets_[b];
+    for (int s = 0; s < kBucketSlots; ++s) {
+      if (k.tag[s] != tag || k.ref[s] == 0) continue;
+      const uint32_t conn = (k.ref[s] - 1) >> 2;
+      const bool dir = (k.ref[s] - 1) & 1;
+      if (!Matches(conn, dir, tuple)) continue;
+      if (conns_[conn].expires <= now) {
+        Remove(conn);
+        ++expired;
+        return kNoConn;
+      }
+      *reply = dir;
+      return conn;
     }
-    *reply = dir;
-    return conn;
+    if (k.overflow == 0) return kNoConn;
   }
 }
 
 bool Conntrack::Contains(const CtTuple& tuple) const {
-  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
-  for (uint32_t i = h & mask_;; i = (i + 1) & mask_) {
-    const Slot& s = slots_[i];
-    if (s.ref == 0) return false;
-    if (s.hash == h && conns_[(s.ref - 1) >> 1].tuple[(s.ref - 1) & 1] == tuple) return true;
+  const uint64_t h = Hash(tuple);
+  const uint32_t tag = static_cast<uint32_t>(h >> 32);
+  for (uint32_t b = static_cast<uint32_t>(h) & mask_;; b = (b + 1) & mask_) {
+    const Bucket& k = buckets_[b];
+    for (int s = 0; s < kBucketSlots; ++s) {
+      if (k.tag[s] == tag && k.ref[s] != 0 && Matches((k.ref[s] - 1) >> 2, (k.ref[s] - 1) & 1, tuple)) return true;
+    }
+    if (k.overflow == 0) return false;
   }
 }
 
-void Conntrack::Prefetch(const CtTuple& tuple, int stage) const {
-  const uint32_t h = static_cast<uint32_t>(Hash(tuple));
-  uint32_t i = h & mask_;
+void Conntrack::PrefetchHashed(uint64_t hash, int stage) const {
+  const Bucket& k = buckets_[static_cast<uint32_t>(hash) & mask_];
   if (stage == 0) {
-    __builtin_prefetch(&slots_[i]);
+    __builtin_prefetch(&k);
     return;
   }
-  for (int probes = 0; probes < 4 && slots_[i].ref != 0; ++probes, i = (i + 1) & mask_) {
-    if (slots_[i].hash != h) continue;
-    const char* c = reinterpret_cast<const char*>(&conns_[(slots_[i].ref - 1) >> 1]);
-    __builtin_prefetch(c);
-    __builtin_prefetch(c + 64);
-    __builtin_prefetch(c + 128);
+  const uint32_t tag = static_cast<uint32_t>(hash >> 32);
+  for (int s = 0; s < kBucketSlots; ++s) {
+    if (k.tag[s] != tag || k.ref[s] == 0) continue;
+    const uint32_t ref = k.ref[s] - 1;
+    const char* c = reinterpret_cast<const char*>(&conns_[ref >> 2]);
+    __builtin_prefetch(c, 1);
+    __builtin_prefetch(c + 64, 1);
+    if (ref & 2) __builtin_prefetch(&cold_[ref >> 2]);  // NAT: the reply tuple
     return;
   }
 }
@@ -254,13 +278,13 @@ bool Conntrack::CanStart(const L3Info& info) const {
 }
 
 void Conntrack::LruLink(uint32_t conn) {
-  Connection& c = conns_[conn];
-  if (c.in_lru) return;
-  c.in_lru = true;
+  if (conns_[conn].in_lru) return;
+  conns_[conn].in_lru = true;
+  ConnectionCold& c = cold_[conn];
   c.lru_next = kNoConn;
   c.lru_prev = lru_tail_;
   if (lru_tail_ != kNoConn) {
-    conns_[lru_tail_].lru_next = conn;
+    cold_[lru_tail_].lru_next = conn;
   } else {
     lru_head_ = conn;
   }
@@ -268,16 +292,16 @@ void Conntrack::LruLink(uint32_t conn) {
 }
 
 void Conntrack::LruUnlink(uint32_t conn) {
-  Connection& c = conns_[conn];
-  if (!c.in_lru) return;
-  c.in_lru = false;
+  if (!conns_[conn].in_lru) return;
+  conns_[conn].in_lru = false;
+  ConnectionCold& c = cold_[conn];
   if (c.lru_prev != kNoConn) {
-    conns_[c.lru_prev].lru_next = c.lru_next;
+    cold_[c.lru_prev].lru_next = c.lru_next;
   } else {
     lru_head_ = c.lru_next;
   }
   if (c.lru_next != kNoConn) {
-    conns_[c.lru_next].lru_prev = c.lru_prev;
+    cold_[c.lru_next].lru_prev = c.lru_prev;
   } else {
     lru_tail_ = c.lru_prev;
   }
@@ -297,15 +321,17 @@ uint32_t Conntrack::Create(const CtTuple& original, const CtTuple& reply, Nanos 
   free_.pop_back();
   Connection& c = conns_[conn];
   c = Connection{};
-  c.tuple[0] = original;
-  c.tuple[1] = reply;
+  c.original = original;
+  cold_[conn] = ConnectionCold{};
+  cold_[conn].reply = reply;
   c.in_use = true;
   c.expires = now + timeouts_.generic;
   const CtTuple rev = original.Reversed();
   c.snat = !(reply.dst == rev.dst) || reply.dport != rev.dport;
   c.dnat = !(reply.src == rev.src) || reply.sport != rev.sport;
-  Insert(original, (conn << 1) + 1);
-  Insert(reply, (conn << 1 | 1) + 1);
+  c.nat = !(reply == rev);
+  Insert(Hash(original), Ref(conn, c.nat, false));
+  Insert(Hash(reply), Ref(conn, c.nat, true));
   LruLink(conn);
   ++size_;
   return conn;
@@ -314,8 +340,8 @@ uint32_t Conntrack::Create(const CtTuple& original, const CtTuple& reply, Nanos 
 void Conntrack::Remove(uint32_t conn) {
   Connection& c = conns_[conn];
   if (!c.in_use) return;
-  Erase(c.tuple[0], (conn << 1) + 1);
-  Erase(c.tuple[1], (conn << 1 | 1) + 1);
+  Erase(Hash(c.original), Ref(conn, c.nat, false));
+  Erase(Hash(cold_[conn].reply), Ref(conn, c.nat, true));
   LruUnlink(conn);
   c.in_use = false;
   free_.push_back(conn);
@@ -338,7 +364,7 @@ void Conntrack::Expire(Nanos now, size_t budget) {
 TrackResult Conntrack::Track(uint32_t conn, bool reply, const L3Info& info, Nanos now) {
   Connection& c = conns_[conn];
   TrackResult r = TrackResult::kOk;
-  if (c.tuple[0].proto == kIpProtoTcp) {
+  if (c.original.proto == kIpProtoTcp) {
     r = TrackTcp(c, reply, info, now);
     if (r != TrackResult::kOk) return r;
   } else {
@@ -348,15 +374,15 @@ TrackResult Conntrack::Track(uint32_t conn, bool reply, const L3Info& info, Nano
       LruUnlink(conn);
     }
     Nanos timeout = timeouts_.generic;
-    if (c.tuple[0].proto == kIpProtoUdp) {
+    if (c.original.proto == kIpProtoUdp) {
       timeout = c.replied ? timeouts_.udp_stream : timeouts_.udp;
-    } else if (c.tuple[0].proto == kIpProtoIcmp || c.tuple[0].proto == kIpProtoIcmpv6) {
+    } else if (c.original.proto == kIpProtoIcmp || c.original.proto == kIpProtoIcmpv6) {
       timeout = timeouts_.icmp;
     }
     c.expires = now + timeout;
   }
   // TCP: assured once established; closing connections become evictable again.
-  if (c.tuple[0].proto == kIpProtoTcp) {
+  if (c.original.proto == kIpProtoTcp) {
     // A connection picked up mid-stream (tcp_loose) is established at once but assured only once answered, so a
     // flood of bare ACKs cannot fill the table with unevictable entries.
     if (reply) c.replied = true;

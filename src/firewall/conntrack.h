@@ -95,26 +95,35 @@ struct TcpDirection {
 
 inline constexpr uint32_t kNoConn = 0xffffffff;
 
-// 192 bytes, cache-line aligned: line 0 holds what every packet updates (TCP windows, timeout, flags); the tuples
-// and counters fill the other two, so a lookup plus state update touches three adjacent lines.
-struct alignas(64) Connection {
+// The hot part of a connection: everything an established packet reads or writes, in one 128-byte-aligned pair of
+// cache lines (one DRAM burst with the adjacent-line prefetcher). A packet in the reply direction is verified against
+// `original` reversed unless NAT changed the reply tuple, which then lives in ConnectionCold (NATed packets need it for
+// the rewrite anyway).
+struct alignas(128) Connection {
+  CtTuple original;  // as the initiator sent it
   TcpDirection tcp[2];
   Nanos expires = 0;
-  uint32_t rule = kNoMatch;
-  ZoneId from = 0, to = 0;
-  TcpState tcp_state = TcpState::kNone;
-  bool in_use = false;
-  bool assured = false;  // seen both ways (TCP: handshake completed)
-  bool replied = false;
-  bool in_lru = false;  // in the evictable list
-  bool snat = false;    // tuple[1].dst/dport differ from tuple[0].src/sport
-  bool dnat = false;    // tuple[1].src/sport differ from tuple[0].dst/dport
   uint64_t packets[2] = {0, 0};
   uint64_t bytes[2] = {0, 0};
-  CtTuple tuple[2];  // [0] original, [1] reply as it arrives
+  ZoneId from = 0, to = 0;
+  TcpState tcp_state = TcpState::kNone;
+  bool in_use : 1 = false;
+  bool assured : 1 = false;  // seen both ways (TCP: handshake completed)
+  bool replied : 1 = false;
+  bool in_lru : 1 = false;  // in the evictable list
+  bool snat : 1 = false;    // reply.dst/dport differ from original.src/sport
+  bool dnat : 1 = false;    // reply.src/sport differ from original.dst/dport
+  bool nat : 1 = false;     // the reply tuple is not exactly `original` reversed (stored in ConnectionCold)
+};
+static_assert(sizeof(Connection) == 128);
+
+// What a packet of a connection without NAT never touches.
+struct alignas(64) ConnectionCold {
+  CtTuple reply;  // the reply direction as it arrives
+  uint32_t rule = kNoMatch;
   uint32_t lru_prev = kNoConn, lru_next = kNoConn;
 };
-static_assert(sizeof(Connection) == 192);
+static_assert(sizeof(ConnectionCold) == 64);
 
 // A fixed array backed by transparent huge pages where the kernel allows it: the table is tens of MB touched at
 // random, and 4 KiB pages would add a TLB miss to nearly every lookup.
@@ -148,9 +157,10 @@ class Conntrack {
   // removed here and not found.
   uint32_t Find(const CtTuple& tuple, Nanos now, bool* reply);
   bool Contains(const CtTuple& tuple) const;
-  // Cache warming for batches: stage 0 prefetches the tuple's hash slot; stage 1 (a few packets later, when the slot
-  // is cached) prefetches the connection it points at.
-  void Prefetch(const CtTuple& tuple, int stage) const;
+  // Cache warming for batches: stage 0 prefetches the tuple's index bucket; stage 1 (a few packets later, when the
+  // bucket is cached) prefetches the connection it points at (its hot lines, and the cold one under NAT).
+  void Prefetch(const CtTuple& tuple, int stage) const { PrefetchHashed(Hash(tuple), stage); }
+  void PrefetchHashed(uint64_t hash, int stage) const;
   // Whether this packet may start a connection (TCP: a SYN without ACK unless loose; ICMP: an echo request).
   bool CanStart(const L3Info& info) const;
   // Inserts a connection (both tuples must be absent). Evicts the oldest evictable one when full; kNoConn (counted in
@@ -164,6 +174,10 @@ class Conntrack {
 
   Connection& at(uint32_t conn) { return conns_[conn]; }
   const Connection& at(uint32_t conn) const { return conns_[conn]; }
+  ConnectionCold& cold(uint32_t conn) { return cold_[conn]; }
+  const ConnectionCold& cold(uint32_t conn) const { return cold_[conn]; }
+  // The connection's original (reply = false) or reply tuple.
+  const CtTuple& tuple(uint32_t conn, bool reply) const { return reply ? cold_[conn].reply : conns_[conn].original; }
   size_t size() const { return size_; }
   size_t capacity() const { return conns_.size(); }
   uint64_t Hash(const CtTuple& tuple) const;
@@ -173,12 +187,22 @@ class Conntrack {
   uint64_t expired = 0;
 
  private:
-  struct Slot {
-    uint32_t hash = 0;  // low 32 bits of the tuple's hash (home = hash & mask_)
-    uint32_t ref = 0;   // 0: empty; else (conn << 1 | dir) + 1
+  // The index: one cache line per bucket of 7 (tag, ref) pairs; a tuple's home bucket is its hash's low bits, its tag
+  // the high 32 bits, so a lookup reads one bucket and (barring a 2^-32 tag clash) one connection. A full bucket
+  // spills into the next; `overflow` counts the tuples stored past this bucket whose probe passed through it, so a
+  // miss stops at the first bucket with overflow 0 and deletion needs no tombstones.
+  static constexpr int kBucketSlots = 7;
+  struct alignas(64) Bucket {
+    uint32_t tag[kBucketSlots] = {};
+    uint32_t overflow = 0;
+    uint32_t ref[kBucketSlots] = {};  // 0: empty; else (conn << 2 | nat << 1 | dir) + 1
+    uint32_t pad = 0;
   };
-  void Insert(const CtTuple& tuple, uint32_t ref);
-  void Erase(const CtTuple& tuple, uint32_t ref);
+  static_assert(sizeof(Bucket) == 64);
+  static uint32_t Ref(uint32_t conn, bool nat, bool dir) { return (conn << 2 | uint32_t{nat} << 1 | dir) + 1; }
+  bool Matches(uint32_t conn, bool dir, const CtTuple& tuple) const;
+  void Insert(uint64_t hash, uint32_t ref);
+  void Erase(uint64_t hash, uint32_t ref);
   TrackResult TrackTcp(Connection& c, bool reply, const L3Info& info, Nanos now);
   bool TcpInWindow(Connection& c, bool reply, const L3Info& info);
   void LruLink(uint32_t conn);
@@ -188,9 +212,10 @@ class Conntrack {
   bool tcp_loose_;
   std::array<uint64_t, 7> key_;
   HugeArray<Connection> conns_;
+  HugeArray<ConnectionCold> cold_;
   std::vector<uint32_t> free_;
-  HugeArray<Slot> slots_;
-  uint32_t mask_ = 0;
+  HugeArray<Bucket> buckets_;
+  uint32_t mask_ = 0;  // buckets_.size() - 1
   size_t size_ = 0;
   size_t cursor_ = 0;
   uint32_t lru_head_ = kNoConn, lru_tail_ = kNoConn;

@@ -58,17 +58,17 @@ ClassifyKey KeyOf(const L3Info& info, ZoneId from, ZoneId to) {
 }
 
 // The key a connection was admitted by: its initiator's source, the post-DNAT destination.
-ClassifyKey KeyOf(const Connection& c) {
+ClassifyKey KeyOf(const Connection& c, const CtTuple& reply) {
   ClassifyKey k;
   k.from = c.from;
   k.to = c.to;
-  k.family = c.tuple[0].family;
-  k.proto = c.tuple[0].proto;
-  k.src = c.tuple[0].src;
-  k.dst = c.tuple[1].src;
+  k.family = c.original.family;
+  k.proto = c.original.proto;
+  k.src = c.original.src;
+  k.dst = reply.src;
   if (k.proto == kIpProtoTcp || k.proto == kIpProtoUdp) {
-    k.sport = c.tuple[0].sport;
-    k.dport = c.tuple[1].sport;
+    k.sport = c.original.sport;
+    k.dport = reply.sport;
   } else if (k.proto == kIpProtoIcmp) {
     k.icmp_type = kIcmpEchoRequest;
   } else if (k.proto == kIpProtoIcmpv6) {
@@ -215,11 +215,11 @@ void Firewall::replace(std::shared_ptr<const CompiledRuleSet> compiled, Nanos no
       ++m.ct.expired;
       continue;
     }
-    const Verdict v = m.Decide(KeyOf(c));
+    const Verdict v = m.Decide(KeyOf(c, m.ct.cold(i).reply));
     if (v.action != Action::kAccept) {
       m.ct.Remove(i);
     } else {
-      c.rule = v.rule;
+      m.ct.cold(i).rule = v.rule;
     }
   }
 }
@@ -234,7 +234,7 @@ Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet
   if (conn == kNoConn) return Invalid();
   Connection& c = ct.at(conn);
   if ((reply ? c.to : c.from) != from) return Invalid();
-  ApplyNatIcmpError(data, frame_len, info, inner, vnet, c, reply);
+  ApplyNatIcmpError(data, frame_len, info, inner, vnet, c, ct.cold(conn).reply, reply);
   c.packets[reply] += 1;
   c.bytes[reply] += info.ip_len;
   flow->state = CtState::kRelated;
@@ -274,7 +274,7 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
       return m.Invalid();
     }
     if (r == TrackResult::kOk) {
-      if (c.snat || c.dnat) ApplyNat(data, info, vnet, c, reply);
+      if (c.snat || c.dnat) ApplyNat(data, info, vnet, c, m.ct.cold(conn).reply, reply);
       flow->state = CtState::kEstablished;
       flow->conn = conn;
       flow->reply = reply;
@@ -382,7 +382,7 @@ Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint3
   Connection& c = m.ct.at(conn);
   c.from = flow->from;
   c.to = to;
-  c.rule = v.rule;
+  m.ct.cold(conn).rule = v.rule;
   if (m.ct.Track(conn, false, info, now) != TrackResult::kOk) {
     m.ct.Remove(conn);
     return m.Invalid();
@@ -415,8 +415,8 @@ std::vector<ConnectionInfo> Firewall::connections(Nanos now, size_t limit) const
     const Connection& c = ct.at(i);
     if (!c.in_use || c.expires <= now) continue;
     ConnectionInfo ci;
-    const CtTuple& o = c.tuple[0];
-    const CtTuple& r = c.tuple[1];
+    const CtTuple& o = c.original;
+    const CtTuple& r = ct.cold(i).reply;
     ci.family = o.family;
     ci.proto = o.proto;
     ci.src = AddressOf(o.family, o.src);
@@ -442,7 +442,7 @@ std::vector<ConnectionInfo> Firewall::connections(Nanos now, size_t limit) const
     ci.bytes_orig = c.bytes[0];
     ci.packets_reply = c.packets[1];
     ci.bytes_reply = c.bytes[1];
-    ci.rule = c.rule;
+    ci.rule = ct.cold(i).rule;
     out.push_back(std::move(ci));
   }
   return out;

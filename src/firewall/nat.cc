@@ -133,23 +133,22 @@ bool MatchForward(const PortForward& fw, const L3Info& info, ZoneId from, std::a
   return true;
 }
 
-void ApplyNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const Connection& c, bool reply) {
+void ApplyNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const Connection& c, const CtTuple& r, bool reply) {
   if (!reply) {
-    if (c.snat) RewriteSource(data, info, vnet, c.tuple[1].dst, c.tuple[1].dport);
-    if (c.dnat) RewriteDestination(data, info, vnet, c.tuple[1].src, c.tuple[1].sport);
+    if (c.snat) RewriteSource(data, info, vnet, r.dst, r.dport);
+    if (c.dnat) RewriteDestination(data, info, vnet, r.src, r.sport);
   } else {
-    if (c.snat) RewriteDestination(data, info, vnet, c.tuple[0].src, c.tuple[0].sport);
-    if (c.dnat) RewriteSource(data, info, vnet, c.tuple[0].dst, c.tuple[0].dport);
+    if (c.snat) RewriteDestination(data, info, vnet, c.original.src, c.original.sport);
+    if (c.dnat) RewriteSource(data, info, vnet, c.original.dst, c.original.dport);
   }
 }
 
 void ApplyNatIcmpError(uint8_t* data, size_t len, L3Info& outer, L3Info& inner, const VnetHdr& vnet,
-                       const Connection& c, bool reply) {
+                       const Connection& c, const CtTuple& r, bool reply) {
   // The quote ends where the outer IP packet does (trailing frame bytes are not part of it).
   len = std::min<size_t>(len, static_cast<size_t>(outer.l3_offset) + outer.ip_len);
   if (outer.l4_offset + 4 > len) return;
-  const CtTuple& o = c.tuple[0];
-  const CtTuple& r = c.tuple[1];
+  const CtTuple& o = c.original;
   // The quote first (its changes are folded into the ICMP checksum), then the outer header (the pseudo-header part
   // of an ICMPv6 checksum). The outer ports stay: an error has none.
   Quote q{data, len, data + outer.l4_offset + 2, &inner};

@@ -24,12 +24,13 @@ bool AllocateMasqueradePort(const Conntrack& ct, CtTuple* reply, uint16_t lo, ui
 bool MatchForward(const PortForward& fw, const L3Info& info, ZoneId from, std::array<uint8_t, 16>* to_addr,
                   uint16_t* to_port);
 
-// Rewrites a packet of connection `c` travelling in direction `reply` so that it leaves as the other tuple expects.
-void ApplyNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const Connection& c, bool reply);
+// Rewrites a packet of connection `c` (reply tuple `r`) travelling in direction `reply` so that it leaves as the other
+// tuple expects.
+void ApplyNat(uint8_t* data, L3Info& info, const VnetHdr& vnet, const Connection& c, const CtTuple& r, bool reply);
 
 // The same for an ICMP error whose quoted packet belongs to `c` (the error travels in direction `reply`): the outer
 // addresses and the quoted header's addresses and ports, keeping the IPv4 header and ICMP checksums right.
 void ApplyNatIcmpError(uint8_t* data, size_t len, L3Info& outer, L3Info& inner, const VnetHdr& vnet,
-                       const Connection& c, bool reply);
+                       const Connection& c, const CtTuple& r, bool reply);
 
 }  // namespace cloudlet::firewall

@@ -414,15 +414,15 @@ TEST(ConntrackTable, FindsBothTuplesAndRemoves) {
     const Connection& c = ct.at(ids[i]);
     bool reply = false;
     if (i % 2) {
-      EXPECT_EQ(ct.Find(c.tuple[0], 1, &reply), ids[i]);
+      EXPECT_EQ(ct.Find(ct.tuple(ids[i], false), 1, &reply), ids[i]);
       EXPECT_FALSE(reply);
-      EXPECT_EQ(ct.Find(c.tuple[1], 1, &reply), ids[i]);
+      EXPECT_EQ(ct.Find(ct.tuple(ids[i], true), 1, &reply), ids[i]);
       EXPECT_TRUE(reply);
       EXPECT_TRUE(c.snat);
       EXPECT_FALSE(c.dnat);
     } else {
-      EXPECT_FALSE(ct.Contains(c.tuple[0]));
-      EXPECT_FALSE(ct.Contains(c.tuple[1]));
+      EXPECT_FALSE(ct.Contains(ct.tuple(ids[i], false)));
+      EXPECT_FALSE(ct.Contains(ct.tuple(ids[i], true)));
     }
   }
   EXPECT_EQ(ct.size(), 500u);
