@@ -131,11 +131,12 @@ PY
 }
 
 # udhcpc_script_install: writes $E2E_TMP/udhcpc.sh, the script busybox udhcpc runs (-s): it applies the lease with
-# `ip` (address, default route) and appends "event ip/mask router" to $E2E_TMP/udhcpc.<interface>.log.
+# `ip` (address, default route) and appends "EVENT ip/mask router ..." to $UDHCPC_LOG (default
+# $E2E_TMP/udhcpc.<interface>.log).
 udhcpc_script_install() {
   cat >"$E2E_TMP/udhcpc.sh" <<EOF
 #!/bin/sh
-log="$E2E_TMP/udhcpc.\$interface.log"
+log="\${UDHCPC_LOG:-$E2E_TMP/udhcpc.\$interface.log}"
 case "\$1" in
   deconfig) ip addr flush dev "\$interface" scope global 2>/dev/null; echo "deconfig" >>"\$log" ;;
   bound|renew)

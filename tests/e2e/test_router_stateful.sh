@@ -45,7 +45,7 @@ firewall:
     - {name: web-ping-db, from: web, to: db, proto: icmp, action: accept}
 EOF
     [[ "$1" == yes ]] && echo "    - {name: web-to-db, from: web, to: db, proto: tcp, dport: [80, $iperf_port], action: accept}"
-    [[ -n "${2:-}" ]] && echo "    $2"
+    [[ -n "${2:-}" ]] && echo "    - $2"
     true
   } >"$cfg"
 }
