@@ -187,6 +187,12 @@ fi
 # Status shows the router.
 status_json >"$E2E_TMP/status.json" || fail "status failed"
 assert_eq "$sw" "$(json_eval "s['routers'][0]['switch']" <"$E2E_TMP/status.json")" "router's switch in status"
+assert_eq "true" "$(json_eval "any(x['address'] == '$D1' and x['mac'] != '' for x in s['routers'][0]['neighbours'])" \
+  <"$E2E_TMP/status.json")" "status lists db's endpoint as a resolved neighbour"
+for c in forwarded firewall_drop firewall_reject ttl_exceeded; do
+  v=$(json_eval "s['routers'][0]['counters']['$c']" <"$E2E_TMP/status.json")
+  ((v > 0)) || fail "router counter $c is $v after traffic that should count there"
+done
 
 cl down "$cfg" >"$E2E_TMP/down.out" 2>&1 || { cat "$E2E_TMP/down.out" >&2; fail "down failed"; }
 assert_eq "0" "$(status_json | json_eval "len(s.get('routers', []))")" "routers after down"
