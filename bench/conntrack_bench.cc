@@ -1,7 +1,9 @@
 // The firewall's per-packet cost in process: the established fast path (conntrack lookup, TCP window update,
-// counters; no classification) over 100k established TCP connections in random order, with and without ParseL3, and
-// new-flow setup (parse, classify against a 10,000-rule set, create the connection, evict/expire). items_per_second
-// is packets per second per core (ingress + egress for one routed packet).
+// counters; no classification) over 1k (fits in cache: the reference), 100k and 1M established TCP connections, one
+// packet per connection and direction in random order, with and without ParseL3, without cache warming, with the
+// pipelined Firewall::prefetch(info, stage) and with the batch Firewall::prefetch(span); and new-flow setup (parse,
+// classify against a 10,000-rule set, create the connection, evict/expire). items_per_second is packets per second
+// per core (ingress + egress for one routed packet).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "firewall/firewall.h"
@@ -90,21 +93,21 @@ RuleSet LanToWan(size_t extra_rules) {
   return rs;
 }
 
-// 100k established connections and one data packet per connection and direction, shuffled.
+// `conns` established connections (in a table 1.3 times that size) and one data packet per connection and
+// direction, shuffled.
 struct Established {
-  static inline size_t kConns = getenv("CT_CONNS") ? atoi(getenv("CT_CONNS")) : 100000;
   std::unique_ptr<Firewall> fw;
   std::vector<uint8_t> frames;
   std::vector<L3Info> infos;
   std::vector<uint8_t> from_client;
 
-  Established() {
+  explicit Established(uint32_t conns) {
     ConntrackConfig config;
-    config.max_connections = 131072;
+    config.max_connections = conns + conns / 3;
     fw = std::make_unique<Firewall>(config);
     fw->replace(Firewall::Compile(LanToWan(0)).value(), 0);
     uint8_t f[kFrameLen];
-    for (uint32_t i = 0; i < kConns; ++i) {
+    for (uint32_t i = 0; i < conns; ++i) {
       const uint16_t port = static_cast<uint16_t>(1024 + i % 60000);
       L3Info info;
       BuildTcp(f, i, port, true, kTcpSyn, 100, 0);
@@ -117,7 +120,7 @@ struct Established {
       info = Parse(f);
       Route(*fw, f, info, kLan, kWan, kSecond);
     }
-    std::vector<uint32_t> order(2 * kConns);
+    std::vector<uint32_t> order(2 * conns);
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::shuffle(order.begin(), order.end(), std::mt19937(1));
     frames.resize(order.size() * kFrameLen);
@@ -137,18 +140,28 @@ struct Established {
   }
 };
 
-Established& Shared() {
-  static Established e;
-  return e;
+// One table at a time (the 1M one is ~300 MB with its packets): built on first use, replaced when the size changes.
+Established& Shared(uint32_t conns) {
+  static std::unique_ptr<Established> e;
+  static uint32_t built = 0;
+  if (built != conns) {
+    e.reset();
+    e = std::make_unique<Established>(conns);
+    built = conns;
+  }
+  return *e;
 }
 
 // Batches of kMaxBatch as the router hands them over: parse the batch (or copy pre-parsed headers), then route each
-// packet, optionally warming the cache a few packets ahead with Firewall::prefetch.
+// packet. prefetch 0: no cache warming; 1: pipelined Firewall::prefetch(info, stage) kAhead packets ahead; 2: the
+// batch Firewall::prefetch(span) once before routing the batch.
 void BM_EstablishedFastPath(benchmark::State& state) {
-  const bool parse = state.range(0) != 0;
-  const bool prefetch = state.range(1) != 0;
+  const uint32_t conns = static_cast<uint32_t>(state.range(0));
+  const bool parse = state.range(1) != 0;
+  const bool prefetch = state.range(2) == 1;
+  const bool prefetch_batch = state.range(2) == 2;
   constexpr size_t kAhead = 8;
-  Established& e = Shared();
+  Established& e = Shared(conns);
   const size_t n = e.infos.size() / kMaxBatch * kMaxBatch;
   size_t k = 0;
   uint64_t bad = 0;
@@ -162,6 +175,7 @@ void BM_EstablishedFastPath(benchmark::State& state) {
         batch[j] = e.infos[k + j];
       }
     }
+    if (prefetch_batch) e.fw->prefetch(std::span<const L3Info>(batch, kMaxBatch));
     if (prefetch) {
       for (size_t j = 0; j < 2 * kAhead; ++j) e.fw->prefetch(batch[j], 0);
       for (size_t j = 0; j < kAhead; ++j) e.fw->prefetch(batch[j], 1);
@@ -182,7 +196,9 @@ void BM_EstablishedFastPath(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * kMaxBatch));
   state.counters["connections"] = static_cast<double>(e.fw->stats().connections);
 }
-BENCHMARK(BM_EstablishedFastPath)->ArgsProduct({{0, 1}, {0, 1}})->ArgNames({"parse", "prefetch"});
+BENCHMARK(BM_EstablishedFastPath)
+    ->ArgsProduct({{1000, 100000, 1000000}, {0, 1}, {0, 1, 2}})
+    ->ArgNames({"conns", "parse", "prefetch"});
 
 // New flows: SYNs of distinct tuples through a 10,000-rule set into a 65536-entry table (steady state: every SYN
 // creates a connection and evicts the oldest unestablished one); expire() every 256 packets.

@@ -2,11 +2,13 @@
 // creation at egress for new flows.
 #include "firewall/firewall.h"
 
+#include <algorithm>
 #include <random>
 #include <string>
 
 #include "firewall/conntrack.h"
 #include "firewall/nat.h"
+#include "net/packet.h"
 
 namespace cloudlet::firewall {
 
@@ -390,6 +392,25 @@ Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint3
   if (c.snat) RewriteSource(data, info, vnet, reply.dst, reply.dport);
   flow->conn = conn;
   return v;
+}
+
+void Firewall::prefetch(std::span<const L3Info> batch) const {
+  const Conntrack& ct = impl_->ct;
+  uint64_t hashes[kMaxBatch];
+  while (!batch.empty()) {
+    const size_t n = std::min(batch.size(), kMaxBatch);
+    // Stage 1: every bucket requested before any is read, so the misses overlap.
+    for (size_t i = 0; i < n; ++i) {
+      if (!batch[i].has_l4) continue;
+      hashes[i] = ct.Hash(TupleFromInfo(batch[i]));
+      ct.PrefetchHashed(hashes[i], 0);
+    }
+    // Stage 2: the first buckets have arrived by now; request the connections they point at.
+    for (size_t i = 0; i < n; ++i) {
+      if (batch[i].has_l4) ct.PrefetchHashed(hashes[i], 1);
+    }
+    batch = batch.subspan(n);
+  }
 }
 
 void Firewall::prefetch(const L3Info& info, int stage) const {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -163,8 +164,13 @@ class Firewall {
   Verdict egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId to,
                  const IpAddress& egress_address, Nanos now, FlowState* flow);
 
-  // Optional cache warming for a batch (the table is far larger than the caches): call prefetch(info, 0) for packet
-  // i + 2k and prefetch(info, 1) for packet i + k before ingress() of packet i (k ~ 4-8).
+  // Cache warming for a batch (the table is far larger than the caches), two ways:
+  //  - the whole parsed batch at once, before the batch's ingress() calls: hashes every packet's tuple and prefetches
+  //    its index bucket, then (those lines having arrived meanwhile) its connection's lines. Preferred.
+  //  - pipelined, for a loop that parses as it goes: prefetch(info, 0) for packet i + 2k and prefetch(info, 1) for
+  //    packet i + k before ingress() of packet i (k ~ 8).
+  // Either is optional: it changes no state, only what is in the cache.
+  void prefetch(std::span<const L3Info> batch) const;
   void prefetch(const L3Info& info, int stage) const;
 
   // Expires connections past their timeout; call it every few hundred milliseconds. Bounded work per call.
