@@ -176,10 +176,12 @@ bool Conntrack::Matches(uint32_t conn, bool dir, const CtTuple& t) const {
   const Connection& c = conns_[conn];
   if (!dir) return c.original == t;
   if (c.nat) return cold_[conn].reply == t;
-  // No NAT: the reply tuple is the original reversed; compare without building it.
-  const CtTuple& o = c.original;
-  return t.src == o.dst && t.dst == o.src && t.sport == o.dport && t.dport == o.sport && t.family == o.family &&
-         t.proto == o.proto && t.pad == o.pad;
+  // No NAT: the reply tuple is the original reversed (src and dst swapped, ports swapped, the last 4 bytes equal).
+  uint64_t a[5], o[5];
+  std::memcpy(a, &t, sizeof(a));
+  std::memcpy(o, &c.original, sizeof(o));
+  const uint64_t ports = (o[4] >> 16 & 0xffff) | (o[4] & 0xffff) << 16 | (o[4] & ~uint64_t{0xffffffff});
+  return ((a[0] ^ o[2]) | (a[1] ^ o[3]) | (a[2] ^ o[0]) | (a[3] ^ o[1]) | (a[4] ^ ports)) == 0;
 }
 
 void Conntrack::Insert(uint64_t hash, uint32_t ref) {

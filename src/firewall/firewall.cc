@@ -30,6 +30,10 @@ namespace {
 // connections they meet anyway, so a late sweep only delays freeing the slot.
 constexpr size_t kExpireBudget = 4096;
 
+// How many packets ahead of the one being processed prefetch(batch) requests connection lines: enough to cover a
+// memory access with the work of the packets between, few enough for the line fill buffers.
+constexpr size_t kBatchLead = 8;
+
 uint64_t RandomSeed() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -107,6 +111,10 @@ struct Firewall::Impl {
   std::shared_ptr<const CompiledRuleSet> rs;
   std::vector<RuleCounter> counters;
   FirewallStats stats;
+  // The batch prefetch(batch) announced: tuple hashes, and the next packet ingress() expects.
+  uint64_t batch_hash[kMaxBatch];
+  bool batch_tracked[kMaxBatch];
+  size_t batch_n = 0, batch_next = 0;
 
   Verdict Invalid() {
     ++stats.invalid;
@@ -250,6 +258,10 @@ Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet
 Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from, Nanos now,
                           FlowState* flow) {
   Impl& m = *impl_;
+  if (m.batch_next < m.batch_n) {
+    const size_t ahead = m.batch_next++ + kBatchLead;
+    if (ahead < m.batch_n && m.batch_tracked[ahead]) m.ct.PrefetchHashed(m.batch_hash[ahead], 1);
+  }
   *flow = FlowState{};
   flow->from = from;
   // Non-first fragments carry no ports to track or translate (there is no reassembly here).
@@ -394,22 +406,20 @@ Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint3
   return v;
 }
 
-void Firewall::prefetch(std::span<const L3Info> batch) const {
-  const Conntrack& ct = impl_->ct;
-  uint64_t hashes[kMaxBatch];
-  while (!batch.empty()) {
-    const size_t n = std::min(batch.size(), kMaxBatch);
-    // Stage 1: every bucket requested before any is read, so the misses overlap.
-    for (size_t i = 0; i < n; ++i) {
-      if (!batch[i].has_l4) continue;
-      hashes[i] = ct.Hash(TupleFromInfo(batch[i]));
-      ct.PrefetchHashed(hashes[i], 0);
-    }
-    // Stage 2: the first buckets have arrived by now; request the connections they point at.
-    for (size_t i = 0; i < n; ++i) {
-      if (batch[i].has_l4) ct.PrefetchHashed(hashes[i], 1);
-    }
-    batch = batch.subspan(n);
+void Firewall::prefetch(std::span<const L3Info> batch) {
+  Impl& m = *impl_;
+  m.batch_n = std::min(batch.size(), kMaxBatch);
+  m.batch_next = 0;
+  // Every bucket is requested before any is read, so the misses overlap.
+  for (size_t i = 0; i < m.batch_n; ++i) {
+    m.batch_tracked[i] = batch[i].has_l4;
+    if (!batch[i].has_l4) continue;
+    m.batch_hash[i] = m.ct.Hash(TupleFromInfo(batch[i]));
+    m.ct.PrefetchHashed(m.batch_hash[i], 0);
+  }
+  // The first buckets have arrived by now: request the first packets' connections; ingress() requests the rest.
+  for (size_t i = 0; i < std::min(m.batch_n, kBatchLead); ++i) {
+    if (m.batch_tracked[i]) m.ct.PrefetchHashed(m.batch_hash[i], 1);
   }
 }
 

@@ -164,13 +164,15 @@ class Firewall {
   Verdict egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId to,
                  const IpAddress& egress_address, Nanos now, FlowState* flow);
 
-  // Cache warming for a batch (the table is far larger than the caches), two ways:
-  //  - the whole parsed batch at once, before the batch's ingress() calls: hashes every packet's tuple and prefetches
-  //    its index bucket, then (those lines having arrived meanwhile) its connection's lines. Preferred.
-  //  - pipelined, for a loop that parses as it goes: prefetch(info, 0) for packet i + 2k and prefetch(info, 1) for
-  //    packet i + k before ingress() of packet i (k ~ 8).
-  // Either is optional: it changes no state, only what is in the cache.
-  void prefetch(std::span<const L3Info> batch) const;
+  // Cache warming for a batch (the connection table is far larger than the caches), two ways:
+  //  - prefetch(batch): the whole parsed batch (up to kMaxBatch packets) before its ingress() calls, which should then
+  //    follow in the batch's order. It hashes every packet's tuple and requests its index bucket at once (the misses
+  //    overlap); then each ingress() requests the connection lines of the packet a few places ahead, so they arrive
+  //    while the packets before it are processed. Preferred.
+  //  - prefetch(info, stage), for a loop that parses as it goes: stage 0 for packet i + 2k and stage 1 for packet
+  //    i + k before ingress() of packet i (k ~ 8).
+  // Both are hints: they change no state, and skipped, reordered or extra ingress() calls only make them less useful.
+  void prefetch(std::span<const L3Info> batch);
   void prefetch(const L3Info& info, int stage) const;
 
   // Expires connections past their timeout; call it every few hundred milliseconds. Bounded work per call.
