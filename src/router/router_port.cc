@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -38,7 +39,13 @@ bool RouterControl::attached() const {
 }
 
 Status RouterControl::call(Fn fn, Nanos timeout) {
-  std::packaged_task<void(RouterPort&)> task(std::move(fn));
+  // `fn` usually refers to the caller's stack, so once call() has returned it must never run: a caller that gives up
+  // marks its request abandoned (2) unless the data plane already started it (1), in which case it waits for the end.
+  auto state = std::make_shared<std::atomic<int>>(0);
+  std::packaged_task<void(RouterPort&)> task([fn = std::move(fn), state](RouterPort& port) {
+    int queued = 0;
+    if (state->compare_exchange_strong(queued, 1)) fn(port);
+  });
   std::future<void> done = task.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -48,9 +55,18 @@ Status RouterControl::call(Fn fn, Nanos timeout) {
   uint64_t one = 1;
   (void)!::write(event_fd_.get(), &one, sizeof one);
   if (done.wait_for(std::chrono::nanoseconds(timeout)) != std::future_status::ready) {
-    return Error("the router did not answer within " + std::to_string(timeout / kMillisecond) + " ms");
+    int queued = 0;
+    if (state->compare_exchange_strong(queued, 2)) {
+      return Error("the router did not answer within " + std::to_string(timeout / kMillisecond) + " ms");
+    }
+    done.wait();  // it is running right now
   }
-  done.get();
+  try {
+    done.get();
+  } catch (const std::future_error&) {
+    // The port was destroyed with the request still queued (detach() dropped it unrun).
+    return Error("the router stopped before running the request");
+  }
   return Status::Ok();
 }
 
@@ -74,8 +90,8 @@ void RouterControl::detach() {
     port_ = nullptr;
     tasks.swap(queue_);
   }
-  // Dropping an unrun packaged_task makes its future report broken_promise; callers waiting on it must not hang, so
-  // run them against... nothing: they are simply destroyed, and call() sees the future become ready with an error.
+  // Dropping an unrun packaged_task makes its future report broken_promise: callers waiting on it wake up at once and
+  // call() turns that into an error.
 }
 
 // ---- RouterPort ----

@@ -34,6 +34,22 @@ class FakeBackend final : public ApiBackend {
     if (project == "/unknown.yaml") return ErrorReply(404, "project /unknown.yaml is not up");
     return {200, {{"changes", nlohmann::json::array()}}};
   }
+  int firewall_calls = 0;
+  nlohmann::json last_firewall;
+  HttpReply Firewall(const nlohmann::json& request) override {
+    ++firewall_calls;
+    last_firewall = request;
+    return {200, {{"rules", nlohmann::json::array({{{"name", "web-to-db"}}})}}};
+  }
+};
+
+// A backend without a firewall: the default Firewall() answers.
+class NoFirewallBackend final : public ApiBackend {
+ public:
+  HttpReply Health() override { return {200, {{"ok", true}}}; }
+  HttpReply StatusReply() override { return {200, nlohmann::json::object()}; }
+  HttpReply Up(const std::string&, const nlohmann::json&) override { return {200, nlohmann::json::object()}; }
+  HttpReply Down(const std::string&) override { return {200, nlohmann::json::object()}; }
 };
 
 class ApiTest : public ::testing::Test {
@@ -125,6 +141,69 @@ TEST(ApiRoute, BadJsonIs400) {
   EXPECT_EQ(r.code, 400);
   r = RouteRequest(backend, "POST", "/v1/down", "{\"project\": \"/x.yaml\"}");
   EXPECT_EQ(r.code, 200);
+}
+
+TEST(ApiRoute, FirewallQueryIsCheckedThenRouted) {
+  FakeBackend backend;
+  auto r = RouteRequest(backend, "POST", "/v1/firewall",
+                        R"({"query": "trace", "project": "/srv/r.yaml", "from": "web", "dport": 22})");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.body["rules"][0]["name"], "web-to-db");
+  ASSERT_EQ(backend.firewall_calls, 1);
+  EXPECT_EQ(backend.last_firewall["query"], "trace");
+  EXPECT_EQ(backend.last_firewall["project"], "/srv/r.yaml");
+  EXPECT_EQ(backend.last_firewall["from"], "web");  // the query's arguments reach the backend untouched
+  EXPECT_EQ(backend.last_firewall["dport"], 22);
+
+  // "project" is optional.
+  r = RouteRequest(backend, "POST", "/v1/firewall", R"({"query": "rules"})");
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(backend.firewall_calls, 2);
+  EXPECT_FALSE(backend.last_firewall.contains("project"));
+
+  // Bad bodies never reach the backend.
+  for (const char* body : {R"({})", R"({"query": 5})", R"({"query": null})", R"({"query": ["rules"]})",
+                           R"({"query": "rules", "project": "relative.yaml"})", R"({"query": "rules", "project": 7})",
+                           R"(["rules"])", R"({"query": )"}) {
+    r = RouteRequest(backend, "POST", "/v1/firewall", body);
+    EXPECT_EQ(r.code, 400) << body;
+    EXPECT_TRUE(r.body["error"].is_string()) << body;
+  }
+  r = RouteRequest(backend, "POST", "/v1/firewall", R"({"project": "/srv/r.yaml"})");
+  EXPECT_THAT(r.body["error"].get<std::string>(), HasSubstr("\"query\" must be a string"));
+  r = RouteRequest(backend, "POST", "/v1/firewall", R"({"query": "rules", "project": "relative.yaml"})");
+  EXPECT_THAT(r.body["error"].get<std::string>(), HasSubstr("absolute path"));
+  EXPECT_EQ(backend.firewall_calls, 2);
+
+  // GET is not allowed.
+  r = RouteRequest(backend, "GET", "/v1/firewall", "");
+  EXPECT_EQ(r.code, 405);
+  EXPECT_THAT(r.body["error"].get<std::string>(), HasSubstr("POST"));
+  EXPECT_EQ(backend.firewall_calls, 2);
+
+  // A daemon without a firewall says so.
+  NoFirewallBackend plain;
+  r = RouteRequest(plain, "POST", "/v1/firewall", R"({"query": "rules"})");
+  EXPECT_EQ(r.code, 404);
+  EXPECT_THAT(r.body["error"].get<std::string>(), HasSubstr("no firewall"));
+}
+
+TEST_F(ApiTest, FirewallOverTheSocket) {
+  auto server = Start();
+  ASSERT_TRUE(server);
+  ApiClient client(socket_, 10);
+  auto r = client.Post("/v1/firewall", {{"query", "connections"}, {"limit", 10}});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->code, 200);
+  EXPECT_EQ(backend_.last_firewall["query"], "connections");
+  EXPECT_EQ(backend_.last_firewall["limit"], 10);
+  r = client.Get("/v1/firewall");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code, 405);
+  r = client.Post("/v1/firewall", {{"query", 1}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->code, 400);
+  EXPECT_EQ(backend_.firewall_calls, 1);
 }
 
 // Sends a raw HTTP request and returns the raw reply (for bodies the client would not send).
