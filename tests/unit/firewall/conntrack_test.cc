@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <vector>
+
 #include "firewall/firewall.h"
 #include "frame_builder.h"
 
@@ -426,6 +430,55 @@ TEST(ConntrackTable, FindsBothTuplesAndRemoves) {
     }
   }
   EXPECT_EQ(ct.size(), 500u);
+}
+
+// Random churn against a model, in a table run at its full load (4/7 of the index), so buckets spill into their
+// neighbours and deletions must keep the spilled tuples reachable. Half the connections are NATed (reply tuple
+// stored apart), half not (reply tuple = original reversed).
+TEST(ConntrackTable, ChurnAtFullLoadMatchesModel) {
+  ConntrackConfig config;
+  config.max_connections = 512;
+  Conntrack ct(config, 7);
+  std::mt19937 rng(3);
+  std::map<uint32_t, std::pair<CtTuple, CtTuple>> live;  // conn -> (original, reply)
+  std::vector<std::pair<CtTuple, CtTuple>> gone;
+  uint32_t next_port = 0;
+  for (int op = 0; op < 40000; ++op) {
+    if (live.size() < config.max_connections && (rng() % 3 != 0 || live.empty())) {
+      CtTuple o;
+      o.family = 4;
+      o.proto = kIpProtoTcp;
+      o.src = V4("10.0.0.1").bytes;
+      o.dst = V4("10.0.0.2").bytes;
+      o.sport = static_cast<uint16_t>(next_port & 0xffff);
+      o.dport = static_cast<uint16_t>(next_port >> 16);
+      ++next_port;
+      CtTuple r = o.Reversed();
+      if (rng() % 2) r.dst = V4("203.0.113.1").bytes;
+      const uint32_t conn = ct.Create(o, r, 0);
+      ASSERT_NE(conn, kNoConn);
+      live[conn] = {o, r};
+    } else {
+      auto it = live.begin();
+      std::advance(it, rng() % live.size());
+      gone.push_back(it->second);
+      ct.Remove(it->first);
+      live.erase(it);
+    }
+    if (op % 1000 != 999) continue;
+    ASSERT_EQ(ct.size(), live.size());
+    for (const auto& [conn, tuples] : live) {
+      bool reply = true;
+      ASSERT_EQ(ct.Find(tuples.first, 1, &reply), conn);
+      EXPECT_FALSE(reply);
+      ASSERT_EQ(ct.Find(tuples.second, 1, &reply), conn);
+      EXPECT_TRUE(reply);
+    }
+    for (size_t i = gone.size() > 200 ? gone.size() - 200 : 0; i < gone.size(); ++i) {
+      ASSERT_FALSE(ct.Contains(gone[i].first));
+      ASSERT_FALSE(ct.Contains(gone[i].second));
+    }
+  }
 }
 
 }  // namespace
