@@ -2,6 +2,8 @@
 // firewall, ICMP errors, neighbour resolution with queued packets, and the periodic tick.
 #include "router/router.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -22,6 +24,8 @@ constexpr uint8_t kNdHopLimit = 255;
 // ICMP errors (and TCP resets): a token bucket of kIcmpBurst errors refilled at one per kIcmpInterval.
 constexpr Nanos kIcmpInterval = 10 * kMillisecond;
 constexpr Nanos kIcmpBurst = 50 * kIcmpInterval;
+constexpr Nanos kLogInterval = 100 * kMillisecond;  // 10 firewall log lines per second
+constexpr Nanos kLogBurst = 20 * kLogInterval;
 constexpr uint64_t kMacAllNodes = 0x333300000001ULL;
 constexpr uint64_t kMacAllRouters = 0x333300000002ULL;
 constexpr uint8_t kNaRouter = 0x80, kNaSolicited = 0x40, kNaOverride = 0x20;
@@ -161,6 +165,10 @@ struct Router::Impl {
   Nanos icmp_credit = kIcmpBurst;
   Nanos icmp_last = 0;
   bool icmp_started = false;
+  // Log lines of rules with `log: true`: at most kLogBurst at once, refilled at one per kLogInterval.
+  Nanos log_credit = kLogBurst;
+  Nanos log_last = 0;
+  uint64_t log_suppressed = 0;
   RouterCounters counters;
 
   // ---- setup ----
@@ -188,6 +196,35 @@ struct Router::Impl {
     }
     icmp_credit -= kIcmpInterval;
     return true;
+  }
+
+  // A new connection decided by a rule that says `log: true`: one line, rate-limited (a flood must not fill the disk).
+  void log_verdict(const firewall::Verdict& v, const L3Info& orig, IfIndex in, IfIndex out_iface, Nanos now) {
+    log_credit = std::min(kLogBurst, log_credit + std::max<Nanos>(0, now - log_last));
+    log_last = now;
+    if (log_credit < kLogInterval) {
+      log_suppressed++;
+      return;
+    }
+    log_credit -= kLogInterval;
+    const auto& names = fw->rules().rule_names;
+    const std::string rule =
+        v.rule < names.size() && !names[v.rule].empty() ? "'" + names[v.rule] + "'" : "#" + std::to_string(v.rule);
+    const auto& zones = fw->rules().zones;
+    auto zone = [&](IfIndex i) {
+      const firewall::ZoneId z = ifaces[i].cfg.zone;
+      return z < zones.size() ? zones[z] : std::to_string(z);
+    };
+    std::string flow = FormatIpAddress(orig.src_address());
+    std::string to = FormatIpAddress(orig.dst_address());
+    if (orig.proto == kIpProtoTcp || orig.proto == kIpProtoUdp) {
+      flow += ":" + std::to_string(orig.sport);
+      to += ":" + std::to_string(orig.dport);
+    }
+    spdlog::info("firewall: rule {} {} proto {} {} -> {} ({} -> {}){}", rule, firewall::ActionName(v.action),
+                 orig.proto, flow, to, zone(in), zone(out_iface),
+                 log_suppressed ? fmt::format(" [{} lines suppressed]", log_suppressed) : "");
+    log_suppressed = 0;
   }
 
   // ---- per packet ----
@@ -861,6 +898,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
     const IpAddress none{dst.family, {}};
     const firewall::Verdict v =
         fw->egress(p.data, info, p.vnet, p.len, e.cfg.zone, egress_src ? *egress_src : none, now, &flow);
+    if (v.log) log_verdict(v, orig, in, egress, now);
     if (v.action != firewall::Action::kAccept) {
       if (v.action == firewall::Action::kReject) {
         UndoNat(p.data, info, p.vnet, orig);
