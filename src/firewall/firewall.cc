@@ -30,9 +30,10 @@ namespace {
 // connections they meet anyway, so a late sweep only delays freeing the slot.
 constexpr size_t kExpireBudget = 4096;
 
-// How many packets ahead of the one being processed prefetch(batch) requests connection lines: enough to cover a
-// memory access with the work of the packets between, few enough for the line fill buffers.
-constexpr size_t kBatchLead = 8;
+// How many packets ahead of the one being processed prefetch(batch) requests index buckets and connection lines:
+// enough to cover a memory access with the work of the packets between, few enough for the line fill buffers.
+constexpr size_t kBucketLead = 16;
+constexpr size_t kConnLead = 8;
 
 uint64_t RandomSeed() {
   std::random_device rd;
@@ -259,8 +260,12 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
                           FlowState* flow) {
   Impl& m = *impl_;
   if (m.batch_next < m.batch_n) {
-    const size_t ahead = m.batch_next++ + kBatchLead;
-    if (ahead < m.batch_n && m.batch_tracked[ahead]) m.ct.PrefetchHashed(m.batch_hash[ahead], 1);
+    const size_t i = m.batch_next++;
+    if (i + kBucketLead < m.batch_n && m.batch_tracked[i + kBucketLead]) {
+      m.ct.PrefetchHashed(m.batch_hash[i + kBucketLead], 0);
+    }
+    if (i + kConnLead < m.batch_n && m.batch_tracked[i + kConnLead])
+      m.ct.PrefetchHashed(m.batch_hash[i + kConnLead], 1);
   }
   *flow = FlowState{};
   flow->from = from;
@@ -410,15 +415,16 @@ void Firewall::prefetch(std::span<const L3Info> batch) {
   Impl& m = *impl_;
   m.batch_n = std::min(batch.size(), kMaxBatch);
   m.batch_next = 0;
-  // Every bucket is requested before any is read, so the misses overlap.
   for (size_t i = 0; i < m.batch_n; ++i) {
     m.batch_tracked[i] = batch[i].has_l4;
-    if (!batch[i].has_l4) continue;
-    m.batch_hash[i] = m.ct.Hash(TupleFromInfo(batch[i]));
-    m.ct.PrefetchHashed(m.batch_hash[i], 0);
+    if (batch[i].has_l4) m.batch_hash[i] = m.ct.Hash(TupleFromInfo(batch[i]));
   }
-  // The first buckets have arrived by now: request the first packets' connections; ingress() requests the rest.
-  for (size_t i = 0; i < std::min(m.batch_n, kBatchLead); ++i) {
+  // The first packets' buckets, then (those having arrived meanwhile) their connections; ingress() keeps both
+  // requests the same distance ahead, so the misses overlap without overrunning the line fill buffers.
+  for (size_t i = 0; i < std::min(m.batch_n, kBucketLead); ++i) {
+    if (m.batch_tracked[i]) m.ct.PrefetchHashed(m.batch_hash[i], 0);
+  }
+  for (size_t i = 0; i < std::min(m.batch_n, kConnLead); ++i) {
     if (m.batch_tracked[i]) m.ct.PrefetchHashed(m.batch_hash[i], 1);
   }
 }
