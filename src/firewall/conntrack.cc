@@ -57,6 +57,8 @@ PacketClass ClassOf(uint8_t flags) {
   return kNoFlags;
 }
 
+static_assert(static_cast<int>(TcpState::kSynSent2) == 9, "tcp_timeout_ has one entry per TcpState");
+
 Nanos TcpTimeout(const Timeouts& t, TcpState s) {
   switch (s) {
     case TcpState::kSynSent:
@@ -157,6 +159,9 @@ Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     k = (z ^ (z >> 31)) | 1;
+  }
+  for (uint8_t st = 0; st < tcp_timeout_.size(); ++st) {
+    tcp_timeout_[st] = TcpTimeout(timeouts_, static_cast<TcpState>(st));
   }
   const size_t max = conns_.size();
   free_.reserve(max);
@@ -418,7 +423,7 @@ TrackResult Conntrack::TrackTcp(Connection& c, bool reply, const L3Info& info, N
   TcpState state = static_cast<TcpState>(next);
   // A SYN_RECV completed by the initiator's ACK is the moment the handshake is done.
   c.tcp_state = state;
-  c.expires = now + TcpTimeout(timeouts_, state);
+  c.expires = now + tcp_timeout_[next];
   return TrackResult::kOk;
 }
 

@@ -218,6 +218,7 @@ class Conntrack {
   void LruUnlink(uint32_t conn);
 
   Timeouts timeouts_;
+  std::array<Nanos, 10> tcp_timeout_{};  // by TcpState: a load instead of a switch per packet
   bool tcp_loose_;
   std::array<uint64_t, 7> key_;
   HugeArray<Connection> conns_;
