@@ -219,8 +219,7 @@ void Conntrack::Erase(uint64_t hash, uint32_t ref) {
   }
 }
 
-uint32_t Conntrack::Find(const CtTuple& tuple, Nanos now, bool* reply) {
-  const uint64_t h = Hash(tuple);
+uint32_t Conntrack::FindHashed(const CtTuple& tuple, uint64_t h, Nanos now, bool* reply) {
   const uint32_t tag = static_cast<uint32_t>(h >> 32);
   for (uint32_t b = static_cast<uint32_t>(h) & mask_;; b = (b + 1) & mask_) {
     const Bucket& k = buckets_[b];

@@ -164,7 +164,9 @@ class Conntrack {
 
   // The connection with `tuple` as its original (*reply = false) or reply tuple, or kNoConn. An expired connection is
   // removed here and not found.
-  uint32_t Find(const CtTuple& tuple, Nanos now, bool* reply);
+  uint32_t Find(const CtTuple& tuple, Nanos now, bool* reply) { return FindHashed(tuple, Hash(tuple), now, reply); }
+  // The same with the tuple's Hash() already computed.
+  uint32_t FindHashed(const CtTuple& tuple, uint64_t hash, Nanos now, bool* reply);
   bool Contains(const CtTuple& tuple) const;
   // Cache warming for batches: stage 0 prefetches the tuple's index bucket; stage 1 (a few packets later, when the
   // bucket is cached) prefetches the connection it points at (its hot lines, and the cold one under NAT).

@@ -112,7 +112,8 @@ struct Firewall::Impl {
   std::shared_ptr<const CompiledRuleSet> rs;
   std::vector<RuleCounter> counters;
   FirewallStats stats;
-  // The batch prefetch(batch) announced: tuple hashes, and the next packet ingress() expects.
+  // The batch prefetch(batch) announced: tuples and their hashes, and the next packet ingress() expects.
+  CtTuple batch_tuple[kMaxBatch];
   uint64_t batch_hash[kMaxBatch];
   bool batch_tracked[kMaxBatch];
   size_t batch_n = 0, batch_next = 0;
@@ -259,8 +260,10 @@ Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet
 Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from, Nanos now,
                           FlowState* flow) {
   Impl& m = *impl_;
+  size_t announced = kMaxBatch;  // this packet's place in the announced batch, if it is the one expected
   if (m.batch_next < m.batch_n) {
     const size_t i = m.batch_next++;
+    announced = i;
     if (i + kBucketLead < m.batch_n && m.batch_tracked[i + kBucketLead]) {
       m.ct.PrefetchHashed(m.batch_hash[i + kBucketLead], 0);
     }
@@ -280,7 +283,10 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
     return v;
   }
   bool reply = false;
-  uint32_t conn = m.ct.Find(TupleFromInfo(info), now, &reply);
+  const CtTuple tuple = TupleFromInfo(info);
+  // The hash prefetch(batch) computed serves if this is the packet it announced (a hint only: checked, not trusted).
+  const bool hashed = announced < kMaxBatch && m.batch_tracked[announced] && m.batch_tuple[announced] == tuple;
+  uint32_t conn = m.ct.FindHashed(tuple, hashed ? m.batch_hash[announced] : m.ct.Hash(tuple), now, &reply);
   if (conn != kNoConn) {
     Connection& c = m.ct.at(conn);
     if ((reply ? c.to : c.from) != from) {
@@ -417,7 +423,9 @@ void Firewall::prefetch(std::span<const L3Info> batch) {
   m.batch_next = 0;
   for (size_t i = 0; i < m.batch_n; ++i) {
     m.batch_tracked[i] = batch[i].has_l4;
-    if (batch[i].has_l4) m.batch_hash[i] = m.ct.Hash(TupleFromInfo(batch[i]));
+    if (!batch[i].has_l4) continue;
+    m.batch_tuple[i] = TupleFromInfo(batch[i]);
+    m.batch_hash[i] = m.ct.Hash(m.batch_tuple[i]);
   }
   // The first packets' buckets, then (those having arrived meanwhile) their connections; ingress() keeps both
   // requests the same distance ahead, so the misses overlap without overrunning the line fill buffers.
