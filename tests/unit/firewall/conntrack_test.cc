@@ -5,6 +5,7 @@
 
 #include <map>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "firewall/firewall.h"
@@ -430,6 +431,41 @@ TEST(ConntrackTable, FindsBothTuplesAndRemoves) {
     }
   }
   EXPECT_EQ(ct.size(), 500u);
+}
+
+// prefetch(batch) is a hint: packets routed in another order than announced, packets it did not announce and more
+// packets than kMaxBatch get exactly the verdicts they get without it.
+TEST_F(ConntrackTest, BatchPrefetchIsOnlyAHint) {
+  constexpr uint16_t kConns = 8;
+  for (uint16_t i = 0; i < kConns; ++i) Handshake(kT0, static_cast<uint16_t>(40000 + i));
+  std::vector<Frame> frames;
+  for (uint16_t i = 0; i < kConns; ++i) {
+    frames.push_back(Tcp(i % 2 == 0, kTcpAck, i % 2 == 0 ? kCIsn + 1 : kSIsn + 1, i % 2 == 0 ? kSIsn + 1 : kCIsn + 1, 0,
+                         static_cast<uint16_t>(40000 + i)));
+  }
+  std::vector<L3Info> announced;
+  for (size_t k = 0; k < 2 * kMaxBatch; ++k) announced.push_back(frames[k % kConns].info);
+  announced[3].has_l4 = false;  // a fragment in the batch
+  fw_.prefetch(announced);
+  // Reverse order, then a packet of a connection that does not exist (a bare ACK: invalid either way).
+  for (size_t k = kConns; k-- > 0;) {
+    const bool client = k % 2 == 0;
+    FlowState flow;
+    const Verdict v = Pass(fw_, frames[k], client ? kLan : kWan, client ? kWan : kLan, kT0, V4("203.0.113.1"), &flow);
+    EXPECT_EQ(v.action, Action::kAccept) << k;
+    EXPECT_EQ(flow.state, CtState::kEstablished) << k;
+  }
+  Frame stray = Tcp(true, kTcpAck, kCIsn + 1, kSIsn + 1, 0, 50000);
+  EXPECT_TRUE(Pass(fw_, stray, kLan, kWan, kT0).invalid);
+  // In the announced order this time.
+  fw_.prefetch(std::span<const L3Info>(announced.data(), kConns));
+  for (size_t k = 0; k < kConns; ++k) {
+    const bool client = k % 2 == 0;
+    EXPECT_EQ(Pass(fw_, frames[k], client ? kLan : kWan, client ? kWan : kLan, kT0).action, Action::kAccept) << k;
+  }
+  const auto conns = fw_.connections(kT0, 100);
+  ASSERT_EQ(conns.size(), kConns);
+  for (const ConnectionInfo& c : conns) EXPECT_EQ(c.packets_orig + c.packets_reply, 5u);  // handshake 3 + 2
 }
 
 // Random churn against a model, in a table run at its full load (4/7 of the index), so buckets spill into their
