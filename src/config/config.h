@@ -20,7 +20,7 @@ namespace cloudlet {
 
 // Bounds on every table, so a config (from a file or the network) cannot make cloudlet allocate without limit.
 namespace config_limits {
-inline constexpr size_t kMaxFileBytes = 1 << 20;
+inline constexpr size_t kMaxFileBytes = 16 << 20;  // room for tens of thousands of firewall rules
 inline constexpr size_t kMaxVlans = 4094;
 inline constexpr size_t kMaxSwitches = 64;
 inline constexpr size_t kMaxPortsPerSwitch = 1024;

@@ -19,7 +19,7 @@
 
 namespace cloudlet {
 
-constexpr size_t kMaxRequestBody = 4u << 20;
+constexpr size_t kMaxRequestBody = 64u << 20;  // a config as JSON (16 MiB of YAML, with source lines)
 constexpr size_t kMaxProjectPathLength = 4096;
 
 struct HttpReply {
