@@ -1,15 +1,10 @@
 # shellcheck shell=bash
 # Shared by the router/firewall end-to-end tests (test_router_*.sh, test_firewall_nft_diff.sh): a traffic probe
-# (servers and clients that classify each attempt as accept / drop / reject), the check that this cloudlet build has
-# the router, and a udhcpc script. Source after lib.sh.
+# (servers and clients that classify each attempt as accept / drop / reject), bulk TCP checks on chosen ports,
+# `cloudlet firewall` as JSON, and a udhcpc script. Source after lib.sh.
 
 # The interpreter itself, not a version manager's shim (which costs ~0.4 s per start).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
-
-# router_require_support: skips when the binary predates the router integration (no `cloudlet firewall`).
-router_require_support() {
-  "$CLOUDLET" firewall --help >/dev/null 2>&1 || skip "router integration not built yet (no 'cloudlet firewall')"
-}
 
 # probe_install: writes $E2E_TMP/probe.py.
 #   probe.py serve --tcp P,P.. --udp P,P.. [--family 4|6] [--hold]   TCP listeners that accept and close (--hold:

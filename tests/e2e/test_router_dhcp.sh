@@ -14,7 +14,6 @@ CLOUDLET=${1:?path to the cloudlet binary}
 
 require_root
 require_cmd ip python3 ping busybox
-router_require_support
 udhcpc_script_install
 
 sw=$(e2e_name sw) c1=$(e2e_name c1) c2=$(e2e_name c2) d1=$(e2e_name d1)

@@ -17,7 +17,6 @@ CLOUDLET=${1:?path to the cloudlet binary}
 
 require_root
 require_cmd ip python3 ping nc ss
-router_require_support
 probe_install
 
 sw=$(e2e_name sw) w1=$(e2e_name w1) w2=$(e2e_name w2) d1=$(e2e_name d1)
