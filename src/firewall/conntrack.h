@@ -5,6 +5,10 @@
 // and window tracking (tcp_in_window), UDP unreplied/stream, ICMP echo, a generic timeout for the rest.
 // Bounded: when full, the oldest evictable connection (not assured, or TCP already closing) goes; assured ones are
 // never pushed out by new flows.
+// Memory layout, for the established fast path at table sizes far beyond the caches: an index of 64-byte buckets
+// (7 tag/ref pairs), a 128-byte hot part per connection (what every packet reads and writes) and a 64-byte cold part
+// (the NAT reply tuple, rule, eviction list). A packet touches one bucket and the hot pair of lines, plus the cold
+// line under NAT; Firewall::prefetch(batch) requests them ahead of time.
 #pragma once
 
 #include <array>
