@@ -96,6 +96,7 @@ EOF
 cat >"$E2E_TMP/synflood.py" <<'PY'
 import random, socket, struct, sys, time
 src, dst, dport, count, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+rate = float(sys.argv[6])  # SYNs per second at most: spread over seconds, the flood overlaps the exchange
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
@@ -111,6 +112,8 @@ while sent < count and time.monotonic() - t0 < limit:
     tcp = tcp[:16] + struct.pack("!H", csum(sa + da + struct.pack("!BBH", 0, 6, 20) + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, sent & 0xFFFF, 0, 64, 6, 0, sa, da)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    ahead = sent / rate - (time.monotonic() - t0)
+    if ahead > 0: time.sleep(ahead)
     try:
         s.sendto(ip + tcp, (dst, 0)); sent += 1
     except OSError:  # a full queue: back off briefly
@@ -118,7 +121,7 @@ while sent < count and time.monotonic() - t0 < limit:
 print("sent", sent, "in %.1f s" % (time.monotonic() - t0), flush=True)
 PY
 before=$(lines "$E2E_TMP/ll.out")
-timeout 60 ip netns exec "$w2" "$PYTHON" "$E2E_TMP/synflood.py" "$W2" "$D1" 80 25000 30 >"$E2E_TMP/flood.out" 2>&1 ||
+timeout 60 ip netns exec "$w2" "$PYTHON" "$E2E_TMP/synflood.py" "$W2" "$D1" 80 25000 30 8000 >"$E2E_TMP/flood.out" 2>&1 ||
   fail "SYN flood failed: $(cat "$E2E_TMP/flood.out")"
 sent=$(awk '{print $2}' "$E2E_TMP/flood.out")
 ((sent >= 20000)) || fail "the flood sent only $sent SYNs"
@@ -127,6 +130,9 @@ fw_json connections --limit 100000 >"$E2E_TMP/conns.flood.json" || fail "firewal
 ntracked=$(json_eval "sum(len(r['connections']) for r in s['routers'])" <"$E2E_TMP/conns.flood.json")
 counted=$(json_eval "sum(r['stats']['connections'] for r in s['routers'])" <"$E2E_TMP/conns.flood.json")
 stats=$(json_eval "[r.get('stats') for r in s['routers']]" <"$E2E_TMP/conns.flood.json")
+evicted=$(json_eval "sum(r['stats']['evicted'] for r in s['routers'])" <"$E2E_TMP/conns.flood.json")
+((evicted >= 10000)) || fail "only $evicted connections evicted: the flood did not press on the table (stats: $stats)"
+((during >= 5)) || fail "the long-lived connection exchanged only $during lines during the flood"
 ((ntracked <= 1024 && counted <= 1024)) ||
   fail "$ntracked connections listed, $counted counted: above max_connections 1024"
 json_eval "any(c['src'] == '$W1' and c['dst'] == '$D1' and c['dport'] == 80 for r in s['routers']
