@@ -65,6 +65,11 @@ cloudlet_daemon_start "$E2E_TMP/cloudlet.sock" "$E2E_TMP/state" "$E2E_TMP/daemon
 cl validate --host "$cfg" >"$E2E_TMP/validate.out" 2>&1 || { cat "$E2E_TMP/validate.out" >&2; fail "validate --host"; }
 cl up "$cfg" >"$E2E_TMP/up.out" 2>&1 || { cat "$E2E_TMP/up.out" >&2; fail "cloudlet up failed"; }
 cloudlet_down_at_exit "$cfg"
+cl up "$cfg" >"$E2E_TMP/up2.out" 2>&1 || { cat "$E2E_TMP/up2.out" >&2; fail "second up failed"; }
+grep -qi "nothing changed" "$E2E_TMP/up2.out" || fail "a second up with the router changed things: $(cat "$E2E_TMP/up2.out")"
+fw_json trace --from nosuchzone --to db --proto tcp --dport 80 >"$E2E_TMP/trace0.out" 2>&1 &&
+  fail "trace from an unknown zone succeeded: $(cat "$E2E_TMP/trace0.out")"
+grep -qi "nosuchzone" "$E2E_TMP/trace0.out" || fail "trace from an unknown zone: unhelpful error: $(cat "$E2E_TMP/trace0.out")"
 
 # Inter-VLAN routing by a rule; the reverse direction is denied by the default policy.
 wait_for "ns_ping '$w1' '$D1'" 15 || fail "web -> db ping (rule web-ping-db) fails"
