@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <map>
 
@@ -170,6 +171,7 @@ struct Router::Impl {
   Nanos log_last = 0;
   uint64_t log_suppressed = 0;
   RouterCounters counters;
+  std::array<L3Info, kMaxBatch> prefetch_infos{};  // process()'s pre-pass over a batch
 
   // ---- setup ----
   static Result<std::vector<Iface>> BuildIfaces(const RouterConfig& config);
@@ -449,6 +451,20 @@ void Router::process(IfIndex in, Packet* const* pkts, size_t n, Nanos now, Route
     m.counters.received += n;
     m.counters.not_for_us += n;
     return;
+  }
+  if (m.fw != nullptr && n > 1) {
+    // Warm the connection table for the batch (a lookup among 100k connections is a cache miss otherwise): parse the
+    // IP packets first, announce them in the order handle() will look them up, then handle them.
+    L3Info* infos = m.prefetch_infos.data();
+    size_t count = 0;
+    for (size_t i = 0; i < n && count < m.prefetch_infos.size(); ++i) {
+      FrameView fv;
+      const Packet& p = *pkts[i];
+      if (ParseFrame(p, &fv) != FrameError::kNone || fv.num_tags != 0) continue;
+      if (fv.ethertype != kEtherTypeIpv4 && fv.ethertype != kEtherTypeIpv6) continue;
+      if (ParseL3(p.data, p.len, fv.l3_offset, fv.ethertype, &infos[count]) == L3Error::kNone) count++;
+    }
+    if (count > 1) m.fw->prefetch(std::span<const L3Info>(infos, count));
   }
   for (size_t i = 0; i < n; ++i) m.handle(in, *pkts[i], now, out);
 }
