@@ -160,7 +160,7 @@ Conntrack::Conntrack(const ConntrackConfig& config, uint64_t seed)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     k = (z ^ (z >> 31)) | 1;
   }
-  for (uint8_t st = 0; st < tcp_timeout_.size(); ++st) {
+  for (size_t st = 0; st < tcp_timeout_.size(); ++st) {
     tcp_timeout_[st] = TcpTimeout(timeouts_, static_cast<TcpState>(st));
   }
   const size_t max = conns_.size();
@@ -463,11 +463,8 @@ bool Conntrack::TcpInWindow(Connection& c, bool reply, const L3Info& info) {
     return true;
   }
 
-  if (!has_ack) {
-    ack = r.end;
-  } else if ((f & kTcpRst) && ack == 0) {
-    ack = r.end;
-  }
+  // No ACK, or a RST with a zero ack (some stacks send that): take the ack as the other side's end, as Linux does.
+  if (!has_ack || ((f & kTcpRst) && ack == 0)) ack = r.end;
   if ((f & kTcpRst) && seq == 0 && c.tcp_state == TcpState::kSynSent) seq = end = s.end;
 
   const uint32_t maxackwin = std::max(s.maxwin, kMaxAckWinConst);
