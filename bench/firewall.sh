@@ -371,13 +371,16 @@ ESTABLISHED_MPPS="" ESTABLISHED_PARSED=0 EST_NO_PREFETCH_MPPS="" CONN_NEW_MPPS="
 declare -A NEW_MPPS=()
 while read -r name mpps; do
   echo "inprocess conntrack ${name#BM_} mpps=$mpps"
-  # The established fast path with parsing, as a data path runs it (BM_EstablishedFastPath/parse:1), cache-warmed
-  # with Firewall::prefetch a few packets ahead (prefetch:1) when the benchmark has that variant; variants without
-  # parse:0/1 in their name count only when there is no parse:1 one.
+  # The established fast path with parsing, as the router runs it (parse:1), warmed by Firewall::prefetch over the
+  # batch (prefetch:2); older benchmark layouts without conns:/prefetch:2 fall back to their parse:1 figure.
+  # The headline: 100k connections, parsing included, the batch prefetch the router uses (prefetch:2).
   case ${name,,} in
+    *establish*conns:100000/parse:1/prefetch:2*) ESTABLISHED_MPPS=$mpps ESTABLISHED_PARSED=1 ;;
+    *establish*conns:100000/parse:1/prefetch:0*) EST_NO_PREFETCH_MPPS=$mpps ;;
+    *establish*conns:*) ;;
     *establish*parse:0*) ;;
     *establish*parse:1*prefetch:0*) EST_NO_PREFETCH_MPPS=$mpps ;;
-    *establish*parse:1*) ESTABLISHED_MPPS=$mpps ESTABLISHED_PARSED=1 ;;
+    *establish*parse:1*) ((ESTABLISHED_PARSED)) || ESTABLISHED_MPPS=$mpps ;;
     *establish*) ((ESTABLISHED_PARSED)) || ESTABLISHED_MPPS=$mpps ;;
     *new*) CONN_NEW_MPPS=$mpps ;;
   esac
