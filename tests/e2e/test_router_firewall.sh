@@ -50,7 +50,7 @@ firewall:
     - {name: web-to-db, from: web, to: db, proto: tcp, dport: 80, action: accept}
     - {name: web-ping-db, from: web, to: db, proto: icmp, icmp_type: echo-request, action: accept}
     - {name: web-ping6-db, from: web, to: db, proto: icmpv6, icmp_type: echo-request, action: accept}
-    - {name: no-81, from: web, to: db, proto: tcp, dport: 81, action: reject}
+    - {name: no-81, from: web, to: db, proto: tcp, dport: 81, action: reject, log: true}
     - {name: no-udp-5000, from: web, to: db, proto: udp, dport: 5000, action: reject}
     - {name: fwd-db-http, from: uplink, to: db, proto: tcp, dport: 80, action: accept}
 EOF
@@ -126,6 +126,10 @@ t_drop=$((($(date +%s%N) - t0) / 1000000))
 assert_eq "reject ECONNREFUSED" "$(probe_one "$w1" udp "$W1" "$D1" 5000 3)" "UDP web -> db:5000 (rule no-udp-5000)"
 assert_eq "drop timeout" "$(probe_one "$w1" udp "$W1" "$D1" 5001 1)" "UDP web -> db:5001 (default deny)"
 e2e_log "reject answered in $t_rej ms; drop timed out after $t_drop ms"
+
+# A rule with `log: true` writes one line per connection it decides, into the daemon's log.
+wait_for "grep -q \"firewall: rule 'no-81' reject proto 6 $W1:[0-9]* -> $D1:81 (web -> db)\" '$E2E_TMP/daemon.log'" 5 ||
+  fail "no log line for the rejected connection (rule no-81 has log: true): $(grep firewall "$E2E_TMP/daemon.log")"
 
 # Counters and traces.
 fw_json rules >"$E2E_TMP/rules.json" || fail "firewall rules failed"
