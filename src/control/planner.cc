@@ -53,6 +53,12 @@ std::vector<DesiredVeth> DesiredVeths(const std::string& project, const CloudCon
     d.spec.peer_netns = VpnNetns(project, vpn.name);
     d.manage_addresses = true;
     d.addresses = {vpn.attach.address};
+    // On a routed VLAN the remote users reach the other VLANs (as that VLAN's zone) through the router; the router
+    // routes their allowed IPs back to this gateway.
+    for (const auto& v : cfg.vlans) {
+      if (v.id != vpn.attach.vlan || v.ipv4.empty() || vpn.attach.address.find(':') != std::string::npos) continue;
+      d.gateway = v.ipv4.substr(0, v.ipv4.find('/'));
+    }
     d.owner = "vpn:" + vpn.name;  // gateways are keyed by owner: never the same as an endpoint's name
     out.push_back(std::move(d));
   }
