@@ -239,6 +239,19 @@ struct Router::Impl {
   void handle_dhcp(IfIndex in, Packet& p, const L3Info& info, RouterOutput& out);
   void forward_to_neighbor(IfIndex in, IfIndex egress, const IpAddress& next_hop, Packet& p, Nanos now,
                            RouterOutput& out);
+  // True for an accept verdict; otherwise carries it out (a reject answers the sender as it sent the packet, NAT
+  // undone; a drop is counted) and returns false.
+  bool allowed(const firewall::Verdict& v, IfIndex in, Packet& p, L3Info& info, const L3Info& orig, Nanos now,
+               RouterOutput& out) {
+    if (v.action == firewall::Action::kAccept) return true;
+    if (v.action == firewall::Action::kReject) {
+      UndoNat(p.data, info, p.vnet, orig);
+      reject(in, p.data, p.len, orig, info, now, out);
+    } else {
+      counters.firewall_drop++;
+    }
+    return false;
+  }
   void reject(IfIndex in, const uint8_t* frame, uint32_t len, const L3Info& orig, const L3Info& info, Nanos now,
               RouterOutput& out);
   void send_icmp_error(IfIndex in, const uint8_t* frame, uint32_t len, const L3Info& info, uint8_t type, uint8_t code,
@@ -839,15 +852,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
   firewall::FlowState flow;
   if (fw) {
     const firewall::Verdict v = fw->ingress(p.data, info, p.vnet, p.len, f.cfg.zone, now, &flow);
-    if (v.action != firewall::Action::kAccept) {
-      if (v.action == firewall::Action::kReject) {
-        UndoNat(p.data, info, p.vnet, orig);
-        reject(in, p.data, p.len, orig, info, now, out);
-      } else {
-        counters.firewall_drop++;
-      }
-      return;
-    }
+    if (!allowed(v, in, p, info, orig, now, out)) return;
   }
   const IpAddress dst = info.dst_address();
   if (is_local(dst)) {
@@ -915,15 +920,7 @@ void Router::Impl::handle_ip(IfIndex in, Packet& p, uint16_t ethertype, Nanos no
     const firewall::Verdict v =
         fw->egress(p.data, info, p.vnet, p.len, e.cfg.zone, egress_src ? *egress_src : none, now, &flow);
     if (v.log) log_verdict(v, orig, in, egress, now);
-    if (v.action != firewall::Action::kAccept) {
-      if (v.action == firewall::Action::kReject) {
-        UndoNat(p.data, info, p.vnet, orig);
-        reject(in, p.data, p.len, orig, info, now, out);
-      } else {
-        counters.firewall_drop++;
-      }
-      return;
-    }
+    if (!allowed(v, in, p, info, orig, now, out)) return;
   }
   DecrementTtl(p.data, info);
   forward_to_neighbor(in, egress, route->via ? *route->via : dst, p, now, out);
