@@ -637,7 +637,7 @@ class YamlReader {
       } else if (key == "icmp_type") {
         if (v.IsScalar() && !IsDigits(v.Scalar())) {
           icmp_name = std::make_pair(ReadString(v, field, l), l);
-          rule.icmp_type = 0;  // a placeholder until proto is known
+          rule.icmp_type = 0;  // the name is resolved below, once proto is known (echo-request is 8 or 128)
         } else {
           auto type = ReadUint(v, field, l, 0, 255);
           if (type) rule.icmp_type = static_cast<uint8_t>(*type);
