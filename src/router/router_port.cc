@@ -144,6 +144,7 @@ Status RouterPort::init() {
   free_.reserve(kSlots);
   for (int i = static_cast<int>(kSlots) - 1; i >= 0; --i) free_.push_back(i);
   lent_.reserve(kSlots);
+  ready_.assign(kSlots, -1);
   work_.reserve(kSlots);
   uplink_tx_.reserve(kSlots);
   batch_.reserve(kMaxBatch);
@@ -308,7 +309,7 @@ void RouterPort::dispatch() {
       free_slot(slot);
       continue;
     }
-    ready_.push_back(slot);
+    ready_[(ready_head_ + ready_count_++) % kSlots] = slot;
     queued = true;
   }
   if (!uplink_tx_.empty()) {
@@ -374,14 +375,15 @@ size_t RouterPort::receive(Packet** out, size_t max) {
   }
 
   size_t count = 0;
-  while (count < max && !ready_.empty()) {
-    const int slot = ready_.front();
-    ready_.pop_front();
+  while (count < max && ready_count_ > 0) {
+    const int slot = ready_[ready_head_];
+    ready_head_ = (ready_head_ + 1) % kSlots;
+    ready_count_--;
     out[count++] = &slot_pkts_[slot];
     lent_.push_back(slot);
   }
   counters_.tx_to_switch += count;
-  if (!ready_.empty()) signal_pending();  // level-triggered: the switch comes back for the rest
+  if (ready_count_ > 0) signal_pending();  // level-triggered: the switch comes back for the rest
   return count;
 }
 

@@ -135,8 +135,11 @@ class RouterPort final : public Port {
 
   std::unique_ptr<uint8_t[]> buffers_;  // kSlots x kSlotBytes
   std::vector<int> free_;
-  std::vector<Packet> slot_pkts_;    // per slot: the frame it holds
-  std::deque<int> ready_;            // slots waiting for receive(), tagged for the switch
+  std::vector<Packet> slot_pkts_;  // per slot: the frame it holds
+  // Slots waiting for receive(), tagged for the switch: a ring over kSlots entries (a slot is in it at most once).
+  std::vector<int> ready_;
+  size_t ready_head_ = 0;
+  size_t ready_count_ = 0;
   std::vector<int> lent_;            // slots handed out by the last receive()
   std::vector<int> work_;            // slots holding this send()'s frames
   std::vector<uint8_t> in_work_;     // per slot: still in work_ (not handed on to ready_)
