@@ -3,11 +3,7 @@
 // reference; SACK blocks are not parsed (the check then uses the cumulative ACK, which is stricter, never looser).
 #include "firewall/conntrack.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
-#include <cstdlib>
-#include <new>
 
 namespace cloudlet::firewall {
 namespace {
@@ -84,26 +80,6 @@ Nanos TcpTimeout(const Timeouts& t, TcpState s) {
 }
 
 }  // namespace
-
-template <typename T>
-HugeArray<T>::HugeArray(size_t n) : size_(n) {
-  constexpr size_t kHuge = 2 << 20;
-  // Small tables (tests, fuzzing) are not worth a 2 MiB allocation each.
-  const bool huge = n * sizeof(T) >= kHuge;
-  const size_t align = huge ? kHuge : 64;
-  const size_t bytes = (n * sizeof(T) + align - 1) / align * align;
-  void* p = std::aligned_alloc(align, bytes);
-  if (!p) throw std::bad_alloc();
-  if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // best effort
-  data_ = static_cast<T*>(p);
-  for (size_t i = 0; i < n; ++i) new (&data_[i]) T();
-}
-
-template <typename T>
-HugeArray<T>::~HugeArray() {
-  for (size_t i = 0; i < size_; ++i) data_[i].~T();
-  std::free(data_);
-}
 
 const char* TcpStateName(TcpState state) {
   switch (state) {

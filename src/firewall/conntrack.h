@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/huge_array.h"
 #include "firewall/classifier.h"
 #include "firewall/firewall.h"
 #include "net/l3.h"
@@ -50,8 +51,9 @@ struct CtTuple {
     return r;
   }
 };
-static_assert(sizeof(CtTuple) == 40 && offsetof(CtTuple, sport) == 32 && offsetof(CtTuple, family) == 36);
-static_assert(std::endian::native == std::endian::little, "Conntrack::Matches swaps ports within a word");
+static_assert(sizeof(CtTuple) == 40 && offsetof(CtTuple, sport) == 32 && offsetof(CtTuple, dport) == 34 &&
+              offsetof(CtTuple, family) == 36 && offsetof(CtTuple, proto) == 37);
+static_assert(std::endian::native == std::endian::little, "Conntrack::Matches and TupleFromInfo treat the ports as parts of a word");
 
 // Whether the packet is an ICMP / ICMPv6 echo request or reply (*request tells which).
 inline bool IsIcmpEcho(const L3Info& info, bool* request) {
@@ -67,18 +69,19 @@ inline bool IsIcmpEcho(const L3Info& info, bool* request) {
   return false;
 }
 
-// The tuple of a parsed packet (has_l4 must be set). ICMP other than echo carries ports 0. Inline: the fast path.
+// The tuple of a parsed packet (has_l4 must be set). ICMP other than echo carries ports 0. Inline, and assembled in
+// 8-byte words: the fast path hashes and compares it as words, and a tuple stored field by field would make those
+// loads wait on store forwarding.
 inline CtTuple TupleFromInfo(const L3Info& info) {
-  CtTuple t;
-  t.src = info.src;
-  t.dst = info.dst;
-  t.family = info.family;
-  t.proto = info.proto;
+  uint64_t w[5];
+  std::memcpy(w, info.src.data(), 16);
+  std::memcpy(w + 2, info.dst.data(), 16);
   bool request;
-  if (info.proto == kIpProtoTcp || info.proto == kIpProtoUdp || IsIcmpEcho(info, &request)) {
-    t.sport = info.sport;
-    t.dport = info.dport;
-  }
+  const bool ports = info.proto == kIpProtoTcp || info.proto == kIpProtoUdp || IsIcmpEcho(info, &request);
+  w[4] = (ports ? uint64_t{info.sport} | uint64_t{info.dport} << 16 : 0) | uint64_t{info.family} << 32 |
+         uint64_t{info.proto} << 40;
+  CtTuple t;
+  std::memcpy(&t, w, sizeof(w));
   return t;
 }
 
@@ -137,25 +140,6 @@ struct alignas(64) ConnectionCold {
   uint32_t lru_prev = kNoConn, lru_next = kNoConn;
 };
 static_assert(sizeof(ConnectionCold) == 64);
-
-// A fixed array backed by transparent huge pages where the kernel allows it: the table is tens of MB touched at
-// random, and 4 KiB pages would add a TLB miss to nearly every lookup.
-template <typename T>
-class HugeArray {
- public:
-  HugeArray() = default;
-  explicit HugeArray(size_t n);
-  ~HugeArray();
-  HugeArray(const HugeArray&) = delete;
-  HugeArray& operator=(const HugeArray&) = delete;
-  T& operator[](size_t i) { return data_[i]; }
-  const T& operator[](size_t i) const { return data_[i]; }
-  size_t size() const { return size_; }
-
- private:
-  T* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 enum class TrackResult : uint8_t { kOk, kInvalid, kReopen };
 

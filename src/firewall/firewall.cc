@@ -120,10 +120,7 @@ struct Firewall::Impl {
 
   Verdict Invalid() {
     ++stats.invalid;
-    Verdict v;
-    v.action = Action::kDrop;
-    v.invalid = true;
-    return v;
+    return Verdict{.action = Action::kDrop, .invalid = true};
   }
 
   Verdict Decide(const ClassifyKey& key) const {
@@ -236,6 +233,10 @@ void Firewall::replace(std::shared_ptr<const CompiledRuleSet> compiled, Nanos no
   }
 }
 
+// Returned whole: a Verdict assembled field by field in memory and then returned in registers stalls on store
+// forwarding, which the fast path pays per packet.
+constexpr Verdict kAccepted{.action = Action::kAccept};
+
 Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from,
                                 Nanos now, FlowState* flow) {
   L3Info inner;
@@ -252,9 +253,7 @@ Verdict Firewall::Impl::Related(uint8_t* data, L3Info& info, const VnetHdr& vnet
   flow->state = CtState::kRelated;
   flow->conn = conn;
   flow->reply = reply;
-  Verdict v;
-  v.action = Action::kAccept;
-  return v;
+  return kAccepted;
 }
 
 Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId from, Nanos now,
@@ -270,8 +269,12 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
     if (i + kConnLead < m.batch_n && m.batch_tracked[i + kConnLead])
       m.ct.PrefetchHashed(m.batch_hash[i + kConnLead], 1);
   }
-  *flow = FlowState{};
+  // Field by field (not `*flow = FlowState{}`, which GCC builds in a temporary and copies with mismatched widths).
+  flow->state = CtState::kNew;
   flow->from = from;
+  flow->conn = kNoConn;
+  flow->reply = false;
+  flow->dnat = false;
   // Non-first fragments carry no ports to track or translate (there is no reassembly here).
   if (!info.has_l4) {
     flow->state = CtState::kInvalid;
@@ -303,9 +306,7 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
       flow->state = CtState::kEstablished;
       flow->conn = conn;
       flow->reply = reply;
-      Verdict v;
-      v.action = Action::kAccept;
-      return v;
+      return kAccepted;
     }
     // kReopen: a new SYN on a closed connection's tuple starts over.
     m.ct.Remove(conn);
@@ -315,9 +316,7 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
     // ICMP other than echo and errors (e.g. router/neighbour messages routed through) is filtered statelessly.
     if ((info.proto == kIpProtoIcmp || info.proto == kIpProtoIcmpv6) && !IsIcmpEcho(info, &request)) {
       flow->state = CtState::kNew;
-      Verdict v;
-      v.action = Action::kAccept;
-      return v;
+      return kAccepted;
     }
     flow->state = CtState::kInvalid;
     return m.Invalid();
@@ -335,9 +334,7 @@ Verdict Firewall::ingress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint
     RewriteDestination(data, info, vnet, to_addr, to_port);
     break;
   }
-  Verdict v;
-  v.action = Action::kAccept;
-  return v;
+  return kAccepted;
 }
 
 Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint32_t frame_len, ZoneId to,
@@ -351,10 +348,8 @@ Verdict Firewall::egress(uint8_t* data, L3Info& info, const VnetHdr& vnet, uint3
   }
   if (flow->state == CtState::kEstablished || flow->state == CtState::kRelated) {
     const Connection& c = m.ct.at(flow->conn);
-    Verdict v;
     if (!c.in_use || (flow->reply ? c.from : c.to) != to) return m.Invalid();
-    v.action = Action::kAccept;
-    return v;
+    return kAccepted;
   }
   // A new flow: the rules (or the zone pair's policy) decide.
   const ClassifyKey key = KeyOf(info, flow->from, to);

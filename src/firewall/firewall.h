@@ -105,12 +105,14 @@ struct FlowState {
   uint16_t orig_dport = 0;
 };
 
+// 8 bytes, so it is returned in one register (a larger one goes through the stack, per packet).
 struct Verdict {
-  Action action = Action::kDrop;
   uint32_t rule = kNoMatch;  // the deciding rule, or kNoMatch: the zone pair's policy (or conntrack) decided
+  Action action = Action::kDrop;
   bool log = false;
   bool invalid = false;  // conntrack refused it (bad TCP window, unexpected flags, a new flow without SYN, table full)
 };
+static_assert(sizeof(Verdict) == 8);
 
 struct RuleCounter {
   uint64_t packets = 0;  // new connections (and their first packet) the rule decided

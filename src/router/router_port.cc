@@ -137,7 +137,7 @@ Status RouterPort::init() {
   CL_RETURN_IF_ERROR(add(control_->event_fd_.get(), kTagControl));
   if (uplink_) CL_RETURN_IF_ERROR(add(uplink_->poll_fd(), kTagUplink));
 
-  buffers_ = std::make_unique<uint8_t[]>(kSlots * kSlotBytes);
+  buffers_ = std::make_unique<HugeArray<uint8_t>>(kSlots * kSlotBytes);
   slot_pkts_.resize(kSlots);
   in_work_.assign(kSlots, 0);
   uplink_pkts_.resize(kSlots);
@@ -210,7 +210,7 @@ int RouterPort::alloc_slot() {
 void RouterPort::free_slot(int slot) { free_.push_back(slot); }
 
 int RouterPort::slot_of(const uint8_t* p) const {
-  const uint8_t* base = buffers_.get();
+  const uint8_t* base = buffers_->data();
   if (p < base || p >= base + kSlots * kSlotBytes) return -1;
   return static_cast<int>(static_cast<size_t>(p - base) / kSlotBytes);
 }

@@ -26,6 +26,7 @@
 
 #include "base/clock.h"
 #include "base/fd.h"
+#include "base/huge_array.h"
 #include "base/status.h"
 #include "firewall/firewall.h"
 #include "port/port.h"
@@ -109,7 +110,7 @@ class RouterPort final : public Port {
   int alloc_slot();
   void free_slot(int slot);
   int slot_of(const uint8_t* p) const;
-  uint8_t* slot_data(int slot) { return buffers_.get() + static_cast<size_t>(slot) * kSlotBytes; }
+  uint8_t* slot_data(int slot) { return buffers_->data() + static_cast<size_t>(slot) * kSlotBytes; }
   // Routes `n` frames that arrived on router interface `in`.
   void route(IfIndex in, Packet* const* pkts, size_t n, Nanos now);
   // Sends what the router produced: to the uplink now, to VLANs through the receive queue.
@@ -133,7 +134,8 @@ class RouterPort final : public Port {
   std::vector<int32_t> iface_of_vlan_;   // VLAN -> IfIndex, -1: not routed
   int32_t uplink_iface_ = -1;
 
-  std::unique_ptr<uint8_t[]> buffers_;  // kSlots x kSlotBytes
+  // kSlots x kSlotBytes (34 MB): huge pages, or each frame the router parses would also be a TLB miss.
+  std::unique_ptr<HugeArray<uint8_t>> buffers_;
   std::vector<int> free_;
   std::vector<Packet> slot_pkts_;  // per slot: the frame it holds
   // Slots waiting for receive(), tagged for the switch: a ring over kSlots entries (a slot is in it at most once).
