@@ -10,13 +10,15 @@ build_pkgs=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libmicrohttpd-dev libcurl4-openssl-dev libnl-3-dev libnl-route-3-dev
   libssl-dev libsodium-dev libqrencode-dev
-  iproute2 iputils-ping
+  libseccomp-dev libcap-dev libarchive-dev
+  iproute2 iputils-ping busybox-static
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev clang-format clang-tidy
   iperf3 tshark openvswitch-switch ethtool netcat-openbsd procps python3 bridge-utils
   wireguard-go wireguard-tools
+  runc skopeo umoci docker-registry podman
 )
 
 pkgs=("${build_pkgs[@]}")

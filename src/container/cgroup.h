@@ -1,0 +1,71 @@
+// Control groups for containers: cgroup v2 (unified) and v1 (legacy or hybrid: v1 controllers with a v2 tree for
+// systemd only), chosen by looking at /sys/fs/cgroup, never by configuration. A Cgroup is one container's group: in v2
+// a single directory, in v1 one directory per controller hierarchy (memory, cpu/cpuacct, pids, cpuset, devices,
+// freezer) under the same relative path.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "oci/runtime_spec.h"
+
+namespace cloudlet::container {
+
+enum class CgroupVersion { kV1, kV2 };
+
+struct CgroupStats {
+  std::optional<uint64_t> memory_current;  // bytes (v2 memory.current, v1 memory.usage_in_bytes)
+  std::optional<uint64_t> memory_max_hit;  // times the limit was hit / OOM events (v2 memory.events max, v1 failcnt)
+  std::optional<uint64_t> oom_kills;       // v2 memory.events oom_kill; v1 memory.oom_control oom_kill
+  std::optional<uint64_t> pids_current;
+  std::optional<uint64_t> cpu_usage_ns;
+};
+
+// Where the hierarchies are mounted; Detect() reads /proc/self/mountinfo. Tests pass a fake root.
+struct CgroupLayout {
+  CgroupVersion version = CgroupVersion::kV2;
+  std::string unified;  // v2 mount point (v2 layout), "" in pure v1
+  // v1: controller name ("memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer") -> its mount point.
+  std::vector<std::pair<std::string, std::string>> v1;
+  static Result<CgroupLayout> Detect();
+};
+
+class Cgroup {
+ public:
+  // `path` as the spec's linux.cgroupsPath: "/a/b" relative to the hierarchy roots; "" means "/cloudlet/<id>".
+  // Creates the directories (and in v2 enables the needed controllers in the parents' cgroup.subtree_control).
+  static Result<std::unique_ptr<Cgroup>> Create(const CgroupLayout& layout, const std::string& path,
+                                               const std::string& id);
+  // Re-opens an existing group (a later `runtime kill/delete/state` process).
+  static Result<std::unique_ptr<Cgroup>> Open(const CgroupLayout& layout, const std::string& path,
+                                             const std::string& id);
+
+  // Writes the limits (memory, memory+swap, cpu shares/weight, quota/period, cpuset cpus/mems, pids, device rules).
+  // A limit the hierarchy lacks (no controller mounted/enabled) is an error naming it, never silently dropped.
+  Status Apply(const oci::Resources& resources);
+  Status AddProcess(pid_t pid);
+  std::vector<pid_t> Processes() const;
+  CgroupStats Stats() const;
+  // Freezes / thaws every process (v2 cgroup.freeze, v1 freezer.state), used to kill a group without races.
+  Status Freeze(bool frozen);
+  // Kills every process (SIGKILL), waits (bounded) until the group is empty, removes the directories.
+  Status Destroy();
+
+  CgroupVersion version() const;
+  // The directory for one controller ("memory", ...; v2: the one directory).
+  std::string Dir(const std::string& controller) const;
+  ~Cgroup();
+
+ private:
+  Cgroup() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cloudlet::container
