@@ -53,7 +53,8 @@ struct CtTuple {
 };
 static_assert(sizeof(CtTuple) == 40 && offsetof(CtTuple, sport) == 32 && offsetof(CtTuple, dport) == 34 &&
               offsetof(CtTuple, family) == 36 && offsetof(CtTuple, proto) == 37);
-static_assert(std::endian::native == std::endian::little, "Conntrack::Matches and TupleFromInfo treat the ports as parts of a word");
+static_assert(std::endian::native == std::endian::little,
+              "Conntrack::Matches and TupleFromInfo treat the ports as parts of a word");
 
 // Whether the packet is an ICMP / ICMPv6 echo request or reply (*request tells which).
 inline bool IsIcmpEcho(const L3Info& info, bool* request) {

@@ -20,22 +20,26 @@ struct User {
   uint32_t gid = 0;
   std::optional<uint32_t> umask;
   std::vector<uint32_t> additional_gids;
+  bool operator==(const User&) const = default;
 };
 
 // Capability names as the spec writes them ("CAP_NET_ADMIN"); validated against the kernel's list at parse time.
 struct Capabilities {
   std::vector<std::string> bounding, effective, permitted, inheritable, ambient;
+  bool operator==(const Capabilities&) const = default;
 };
 
 struct Rlimit {
   std::string type;  // "RLIMIT_NOFILE", ...
   uint64_t soft = 0;
   uint64_t hard = 0;
+  bool operator==(const Rlimit&) const = default;
 };
 
 struct ConsoleSize {
   uint32_t height = 0;
   uint32_t width = 0;
+  bool operator==(const ConsoleSize&) const = default;
 };
 
 struct Process {
@@ -51,11 +55,13 @@ struct Process {
   std::string apparmor_profile;  // accepted, not applied (no AppArmor here); must be empty or "unconfined"
   std::optional<int> oom_score_adj;
   std::string selinux_label;  // must be empty (no SELinux here)
+  bool operator==(const Process&) const = default;
 };
 
 struct Root {
   std::string path;  // relative to the bundle, or absolute
   bool readonly = false;
+  bool operator==(const Root&) const = default;
 };
 
 struct Mount {
@@ -64,6 +70,7 @@ struct Mount {
   std::string source;
   std::vector<std::string> options;  // as written: "nosuid", "rbind", "rprivate", "mode=755", ...
   // uidMappings / gidMappings on mounts (idmapped mounts) are refused at parse time.
+  bool operator==(const Mount&) const = default;
 };
 
 struct Hook {
@@ -71,11 +78,13 @@ struct Hook {
   std::vector<std::string> args;
   std::vector<std::string> env;
   std::optional<int> timeout;  // seconds, > 0
+  bool operator==(const Hook&) const = default;
 };
 
 struct Hooks {
   std::vector<Hook> prestart;  // deprecated in the spec, still called (runc does)
   std::vector<Hook> create_runtime, create_container, start_container, poststart, poststop;
+  bool operator==(const Hooks&) const = default;
 };
 
 enum class NamespaceType { kPid, kNetwork, kMount, kIpc, kUts, kUser, kCgroup, kTime };
@@ -84,12 +93,14 @@ std::string_view NamespaceName(NamespaceType type);  // "pid", "network", ... as
 struct Namespace {
   NamespaceType type;
   std::string path;  // join this existing namespace (/proc/PID/ns/net, /run/netns/NAME) instead of creating one
+  bool operator==(const Namespace&) const = default;
 };
 
 struct IdMapping {
   uint32_t container_id = 0;
   uint32_t host_id = 0;
   uint32_t size = 0;  // > 0
+  bool operator==(const IdMapping&) const = default;
 };
 
 struct Device {
@@ -98,6 +109,7 @@ struct Device {
   int64_t major = 0, minor = 0;
   std::optional<uint32_t> file_mode;
   std::optional<uint32_t> uid, gid;
+  bool operator==(const Device&) const = default;
 };
 
 struct DeviceRule {  // linux.resources.devices[]: the cgroup device allow/deny list
@@ -105,6 +117,7 @@ struct DeviceRule {  // linux.resources.devices[]: the cgroup device allow/deny 
   char type = 'a';                      // 'a', 'c' or 'b'
   std::optional<int64_t> major, minor;  // absent: any (*)
   std::string access;                   // subset of "rwm"
+  bool operator==(const DeviceRule&) const = default;
 };
 
 struct MemoryLimits {
@@ -113,6 +126,7 @@ struct MemoryLimits {
   std::optional<int64_t> swap;  // memory+swap, as runc
   std::optional<uint64_t> swappiness;
   std::optional<bool> disable_oom_killer;
+  bool operator==(const MemoryLimits&) const = default;
 };
 
 struct CpuLimits {
@@ -121,6 +135,7 @@ struct CpuLimits {
   std::optional<uint64_t> period;
   std::string cpus;  // cpuset "0-1,3"
   std::string mems;
+  bool operator==(const CpuLimits&) const = default;
 };
 
 struct Resources {
@@ -130,6 +145,7 @@ struct Resources {
   std::optional<int64_t> pids_limit;  // pids.limit; -1 or 0 unlimited
   // blockIO, hugepageLimits, network, rdma, unified: parsed only as far as to refuse non-empty ones the runtime
   // cannot apply ("linux.resources.blockIO: not supported").
+  bool operator==(const Resources&) const = default;
 };
 
 enum class SeccompAction { kKill, kKillProcess, kKillThread, kTrap, kErrno, kTrace, kAllow, kLog, kNotify };
@@ -141,6 +157,7 @@ struct SeccompArg {
   uint64_t value = 0;
   uint64_t value_two = 0;
   SeccompOp op = SeccompOp::kEqualTo;
+  bool operator==(const SeccompArg&) const = default;
 };
 
 struct SeccompRule {
@@ -148,6 +165,7 @@ struct SeccompRule {
   SeccompAction action = SeccompAction::kAllow;
   std::optional<uint32_t> errno_ret;
   std::vector<SeccompArg> args;
+  bool operator==(const SeccompRule&) const = default;
 };
 
 struct Seccomp {
@@ -156,6 +174,7 @@ struct Seccomp {
   std::vector<std::string> architectures;  // "SCMP_ARCH_X86_64", ...
   std::vector<std::string> flags;          // "SECCOMP_FILTER_FLAG_LOG", ...
   std::vector<SeccompRule> syscalls;
+  bool operator==(const Seccomp&) const = default;
 };
 
 struct Linux {
@@ -172,6 +191,7 @@ struct Linux {
   std::string mount_label;  // must be empty
   bool has(NamespaceType type) const;
   const Namespace* find(NamespaceType type) const;
+  bool operator==(const Linux&) const = default;
 };
 
 struct Spec {
@@ -184,6 +204,7 @@ struct Spec {
   Hooks hooks;
   std::map<std::string, std::string> annotations;
   Linux linux;
+  bool operator==(const Spec&) const = default;
 };
 
 // Parses and validates config.json text. Errors name the JSON path and what is wrong with it.

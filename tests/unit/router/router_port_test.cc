@@ -11,87 +11,19 @@
 #include <thread>
 #include <vector>
 
+#include "frames.h"
 #include "net/ethernet.h"
 #include "port/memory_port.h"
 
 namespace cloudlet::router {
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-IpAddress Ip(const char* s) { return *ParseIpAddress(s); }
-IpPrefix Pfx(const char* s) { return *ParseIpPrefix(s); }
-MacAddr Mac(uint8_t a, uint8_t b) { return MacAddr{{0x02, 0, 0, 0, a, b}}; }
+using namespace test;  // NOLINT(google-build-using-namespace): the frame builders
 
 const MacAddr kRouterMac = Mac(0, 1);
 const MacAddr kHostA = Mac(1, 5), kHostB = Mac(2, 5), kHostUp = Mac(9, 9);
 const IpAddress kIpA = Ip("10.0.10.5"), kIpB = Ip("10.0.20.5"), kIpUp = Ip("192.168.50.77");
 const IpAddress kGw10 = Ip("10.0.10.1"), kGw20 = Ip("10.0.20.1"), kGwUp = Ip("192.168.50.2");
-
-Bytes Eth(const MacAddr& src, const MacAddr& dst, uint16_t type) {
-  Bytes b(14);
-  std::memcpy(&b[0], dst.bytes.data(), 6);
-  std::memcpy(&b[6], src.bytes.data(), 6);
-  StoreBe16(&b[12], type);
-  return b;
-}
-
-Bytes Ip4(const MacAddr& smac, const MacAddr& dmac, const IpAddress& src, const IpAddress& dst, uint8_t proto,
-          const Bytes& l4, uint8_t ttl = 64) {
-  Bytes f = Eth(smac, dmac, kEtherTypeIpv4);
-  Bytes ip(20, 0);
-  ip[0] = 0x45;
-  StoreBe16(&ip[2], static_cast<uint16_t>(20 + l4.size()));
-  ip[6] = 0x40;  // DF
-  ip[8] = ttl;
-  ip[9] = proto;
-  std::memcpy(&ip[12], src.bytes.data(), 4);
-  std::memcpy(&ip[16], dst.bytes.data(), 4);
-  f.insert(f.end(), ip.begin(), ip.end());
-  f.insert(f.end(), l4.begin(), l4.end());
-  L3Info info;
-  EXPECT_EQ(ParseL3(f.data(), f.size(), 14, kEtherTypeIpv4, &info), L3Error::kNone);
-  SetIPv4HeaderChecksum(&f[14], 20);
-  SetL4Checksum(f.data(), info);
-  return f;
-}
-
-Bytes Echo(uint16_t id, uint16_t seq = 1) {
-  Bytes e(8 + 32, 0x5a);
-  e[0] = 8;  // echo request
-  e[1] = 0;
-  e[2] = e[3] = 0;
-  StoreBe16(&e[4], id);
-  StoreBe16(&e[6], seq);
-  return e;
-}
-
-Bytes Udp(uint16_t sport, uint16_t dport) {
-  Bytes u(8 + 16, 0xab);
-  StoreBe16(&u[0], sport);
-  StoreBe16(&u[2], dport);
-  StoreBe16(&u[4], static_cast<uint16_t>(u.size()));
-  StoreBe16(&u[6], 0);
-  return u;
-}
-
-Bytes Arp(uint16_t op, const MacAddr& sha, const IpAddress& spa, const MacAddr& tha, const IpAddress& tpa,
-          const MacAddr& eth_dst) {
-  Bytes f = Eth(sha, eth_dst, kEtherTypeArp);
-  Bytes a(28, 0);
-  StoreBe16(&a[0], 1);
-  StoreBe16(&a[2], kEtherTypeIpv4);
-  a[4] = 6;
-  a[5] = 4;
-  StoreBe16(&a[6], op);
-  std::memcpy(&a[8], sha.bytes.data(), 6);
-  std::memcpy(&a[14], spa.bytes.data(), 4);
-  std::memcpy(&a[18], tha.bytes.data(), 6);
-  std::memcpy(&a[24], tpa.bytes.data(), 4);
-  f.insert(f.end(), a.begin(), a.end());
-  f.resize(60, 0);
-  return f;
-}
 
 // A frame as the port returned it, tag included, copied out.
 struct Out {
@@ -239,7 +171,7 @@ TEST_F(RouterPortTest, ForwardsBetweenVlansAndFiltersTheRest) {
   LearnHosts();
 
   // A -> B, echo request: allowed by the rule, forwarded tagged with VLAN 20, TTL decremented.
-  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(7))), 1u);
+  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(8, 7))), 1u);
   auto out = Receive();
   ASSERT_EQ(out.size(), 1u);
   const Out& f = out[0];
@@ -299,7 +231,7 @@ TEST_F(RouterPortTest, UplinkInAndOut) {
   EXPECT_EQ(port_->counters().tx_to_uplink, 1u);
 
   // A -> the uplink host (neighbour known now): routed out of the uplink, untagged, TTL decremented.
-  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpUp, kIpProtoIcmp, Echo(9))), 1u);
+  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpUp, kIpProtoIcmp, Echo(8, 9))), 1u);
   EXPECT_TRUE(Receive().empty());
   sent = UplinkSent();
   ASSERT_EQ(sent.size(), 1u);
@@ -310,7 +242,7 @@ TEST_F(RouterPortTest, UplinkInAndOut) {
   EXPECT_EQ(port_->counters().tx_to_uplink, 2u);
 
   // The uplink host's reply comes back through the uplink and reaches A on VLAN 10 (tracked connection).
-  Bytes reply = Echo(9);
+  Bytes reply = Echo(8, 9);
   reply[0] = 0;  // echo reply
   ASSERT_TRUE(uplink_->inject(Ip4(kHostUp, kRouterMac, kIpUp, kIpA, kIpProtoIcmp, reply)));
   std::vector<Out> out;
@@ -371,7 +303,7 @@ TEST_F(RouterPortTest, SlotExhaustionCountsNoBuffer) {
   for (size_t i = 0; i < kFrames; i += kMaxBatch) {
     std::vector<Bytes> batch;
     for (size_t j = i; j < std::min(kFrames, i + kMaxBatch); ++j) {
-      batch.push_back(Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(7, static_cast<uint16_t>(j))));
+      batch.push_back(Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(8, 7, 32, static_cast<uint16_t>(j))));
     }
     accepted += Send(10, batch);
   }
@@ -395,7 +327,7 @@ TEST_F(RouterPortTest, SlotExhaustionCountsNoBuffer) {
   EXPECT_EQ(port_->counters().tx_to_switch, got + 2);  // + the two ARP replies
 
   // Slots come back: the port works normally afterwards.
-  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(8))), 1u);
+  ASSERT_EQ(Send(10, Ip4(kHostA, kRouterMac, kIpA, kIpB, kIpProtoIcmp, Echo(8, 8))), 1u);
   EXPECT_EQ(Receive().size(), 1u);
   EXPECT_EQ(port_->counters().no_buffer, no_buffer);
 }

@@ -7,119 +7,17 @@
 #include <random>
 #include <vector>
 
+#include "frames.h"
+
 namespace cloudlet::router {
 namespace {
 
-// ---- frames built by hand ----
+// ---- frames built by hand (the common ones in frames.h) ----
 
-using Bytes = std::vector<uint8_t>;
-
-IpAddress Ip(const char* s) { return *ParseIpAddress(s); }
-IpPrefix Pfx(const char* s) { return *ParseIpPrefix(s); }
-MacAddr Mac(uint8_t a, uint8_t b) { return MacAddr{{0x02, 0, 0, 0, a, b}}; }
+using namespace test;  // NOLINT(google-build-using-namespace): the frame builders
 
 const MacAddr kMac10 = Mac(0, 0x10), kMac20 = Mac(0, 0x20), kMac30 = Mac(0, 0x30);
 const MacAddr kHostA = Mac(1, 0x05), kHostA2 = Mac(1, 0x06), kHostB = Mac(2, 0x05), kHostC = Mac(3, 0x05);
-
-void PutMacAt(Bytes& b, size_t off, const MacAddr& m) { std::memcpy(&b[off], m.bytes.data(), 6); }
-
-Bytes Eth(const MacAddr& src, const MacAddr& dst, uint16_t type) {
-  Bytes b(14);
-  PutMacAt(b, 0, dst);
-  PutMacAt(b, 6, src);
-  StoreBe16(&b[12], type);
-  return b;
-}
-
-void FixChecksums(Bytes& f) {
-  L3Info info;
-  ASSERT_EQ(ParseL3(f.data(), f.size(), 14, LoadBe16(&f[12]), &info), L3Error::kNone);
-  if (info.family == 4) SetIPv4HeaderChecksum(&f[14], 20);
-  SetL4Checksum(f.data(), info);
-}
-
-Bytes Ip4(const MacAddr& smac, const MacAddr& dmac, const IpAddress& src, const IpAddress& dst, uint8_t proto,
-          const Bytes& l4, uint8_t ttl = 64, bool df = false) {
-  Bytes f = Eth(smac, dmac, kEtherTypeIpv4);
-  Bytes ip(20, 0);
-  ip[0] = 0x45;
-  StoreBe16(&ip[2], static_cast<uint16_t>(20 + l4.size()));
-  StoreBe16(&ip[4], 0x1234);
-  if (df) ip[6] = 0x40;
-  ip[8] = ttl;
-  ip[9] = proto;
-  std::memcpy(&ip[12], src.bytes.data(), 4);
-  std::memcpy(&ip[16], dst.bytes.data(), 4);
-  f.insert(f.end(), ip.begin(), ip.end());
-  f.insert(f.end(), l4.begin(), l4.end());
-  FixChecksums(f);
-  return f;
-}
-
-Bytes Ip6(const MacAddr& smac, const MacAddr& dmac, const IpAddress& src, const IpAddress& dst, uint8_t proto,
-          const Bytes& l4, uint8_t hops = 64) {
-  Bytes f = Eth(smac, dmac, kEtherTypeIpv6);
-  Bytes ip(40, 0);
-  ip[0] = 0x60;
-  StoreBe16(&ip[4], static_cast<uint16_t>(l4.size()));
-  ip[6] = proto;
-  ip[7] = hops;
-  std::memcpy(&ip[8], src.bytes.data(), 16);
-  std::memcpy(&ip[24], dst.bytes.data(), 16);
-  f.insert(f.end(), ip.begin(), ip.end());
-  f.insert(f.end(), l4.begin(), l4.end());
-  FixChecksums(f);
-  return f;
-}
-
-Bytes Udp(uint16_t sport, uint16_t dport, size_t payload = 20) {
-  Bytes u(8 + payload, 0xab);
-  StoreBe16(&u[0], sport);
-  StoreBe16(&u[2], dport);
-  StoreBe16(&u[4], static_cast<uint16_t>(u.size()));
-  StoreBe16(&u[6], 0);
-  return u;
-}
-
-Bytes Tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, size_t payload = 0) {
-  Bytes t(20 + payload, 0);
-  StoreBe16(&t[0], sport);
-  StoreBe16(&t[2], dport);
-  for (int i = 0; i < 4; ++i) t[4 + i] = static_cast<uint8_t>(seq >> (24 - 8 * i));
-  for (int i = 0; i < 4; ++i) t[8 + i] = static_cast<uint8_t>(ack >> (24 - 8 * i));
-  t[12] = 5 << 4;
-  t[13] = flags;
-  StoreBe16(&t[14], 65535);
-  return t;
-}
-
-Bytes Echo(uint8_t type, uint16_t id, size_t payload = 32) {
-  Bytes e(8 + payload, 0x5a);
-  e[0] = type;
-  e[1] = 0;
-  e[2] = e[3] = 0;
-  StoreBe16(&e[4], id);
-  StoreBe16(&e[6], 1);
-  return e;
-}
-
-Bytes Arp(uint16_t op, const MacAddr& sha, const IpAddress& spa, const MacAddr& tha, const IpAddress& tpa,
-          const MacAddr& eth_dst) {
-  Bytes f = Eth(sha, eth_dst, kEtherTypeArp);
-  Bytes a(28, 0);
-  StoreBe16(&a[0], 1);
-  StoreBe16(&a[2], kEtherTypeIpv4);
-  a[4] = 6;
-  a[5] = 4;
-  StoreBe16(&a[6], op);
-  std::memcpy(&a[8], sha.bytes.data(), 6);
-  std::memcpy(&a[14], spa.bytes.data(), 4);
-  std::memcpy(&a[18], tha.bytes.data(), 6);
-  std::memcpy(&a[24], tpa.bytes.data(), 4);
-  f.insert(f.end(), a.begin(), a.end());
-  f.resize(60, 0);
-  return f;
-}
 
 IpAddress SolicitedNode(const IpAddress& a) {
   return IpAddress::V6({0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, a.bytes[13], a.bytes[14], a.bytes[15]});
