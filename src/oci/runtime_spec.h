@@ -195,7 +195,7 @@ struct Linux {
 };
 
 struct Spec {
-  std::string oci_version;  // "1.0.0" .. "1.2.x": major 1 required
+  std::string oci_version;         // "1.0.0" .. "1.2.x": major 1 required
   std::optional<Process> process;  // required by create/run
   Root root;
   std::string hostname;
