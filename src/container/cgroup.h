@@ -7,9 +7,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -21,7 +23,7 @@ enum class CgroupVersion { kV1, kV2 };
 
 struct CgroupStats {
   std::optional<uint64_t> memory_current;  // bytes (v2 memory.current, v1 memory.usage_in_bytes)
-  std::optional<uint64_t> memory_max_hit;  // times the limit was hit / OOM events (v2 memory.events max, v1 failcnt)
+  std::optional<uint64_t> memory_max_hit;  // times the limit was hit (v2 memory.events max, v1 failcnt + memsw.failcnt)
   std::optional<uint64_t> oom_kills;       // v2 memory.events oom_kill; v1 memory.oom_control oom_kill
   std::optional<uint64_t> pids_current;
   std::optional<uint64_t> cpu_usage_ns;
@@ -33,18 +35,31 @@ struct CgroupLayout {
   std::string unified;  // v2 mount point (v2 layout), "" in pure v1
   // v1: controller name ("memory", "cpu", "cpuacct", "pids", "cpuset", "devices", "freezer") -> its mount point.
   std::vector<std::pair<std::string, std::string>> v1;
+  // Called with (file, value) before every write to a control file, in order. For tests on a fake tree, where a file
+  // only keeps the last value written (the order of memory vs memory+swap, device deny-all before allows).
+  std::function<void(const std::string& file, const std::string& value)> on_write;
+
   static Result<CgroupLayout> Detect();
+  // Parses /proc/self/mountinfo text: v1 if any of the controllers above is on a v1 ("cgroup") mount (legacy or hybrid,
+  // `unified` then holds the systemd-only cgroup2 mount if there is one), else v2 if a cgroup2 mount exists (the one at
+  // /sys/fs/cgroup preferred). Every mount point is prefixed with `root` (tests: a fake tree under a temp dir).
+  static Result<CgroupLayout> FromMountinfo(std::string_view mountinfo, std::string_view root = "");
 };
+
+// The group's path under each hierarchy root from the spec's linux.cgroupsPath: "/a/b" stays, "a/b" becomes
+// "/cloudlet/a/b", "" becomes "/cloudlet/<id>". Refuses ".." and "." components, the root itself and an id that is not
+// a single path component.
+Result<std::string> CgroupRelativePath(const std::string& path, const std::string& id);
 
 class Cgroup {
  public:
   // `path` as the spec's linux.cgroupsPath: "/a/b" relative to the hierarchy roots; "" means "/cloudlet/<id>".
   // Creates the directories (and in v2 enables the needed controllers in the parents' cgroup.subtree_control).
   static Result<std::unique_ptr<Cgroup>> Create(const CgroupLayout& layout, const std::string& path,
-                                               const std::string& id);
+                                                const std::string& id);
   // Re-opens an existing group (a later `runtime kill/delete/state` process).
   static Result<std::unique_ptr<Cgroup>> Open(const CgroupLayout& layout, const std::string& path,
-                                             const std::string& id);
+                                              const std::string& id);
 
   // Writes the limits (memory, memory+swap, cpu shares/weight, quota/period, cpuset cpus/mems, pids, device rules).
   // A limit the hierarchy lacks (no controller mounted/enabled) is an error naming it, never silently dropped.
