@@ -57,6 +57,21 @@ std::vector<std::string> SplitWords(std::string_view s) {
   return out;
 }
 
+// Single spaces separate mountinfo fields; a field can be empty (a mount whose source is "").
+std::vector<std::string> SplitFields(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (true) {
+    size_t j = s.find(' ', i);
+    if (j == std::string_view::npos) {
+      out.emplace_back(s.substr(i));
+      return out;
+    }
+    out.emplace_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+}
+
 bool Contains(const std::vector<std::string>& v, std::string_view x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
@@ -274,13 +289,12 @@ Result<CgroupLayout> CgroupLayout::FromMountinfo(std::string_view mountinfo, std
     pos = end + 1;
     ++line_no;
     if (Trim(line).empty()) continue;
-    auto fields = SplitWords(line);
+    auto fields = SplitFields(line);
     // id parent major:minor root mount-point options [optional...] - fstype source super-options
     auto sep = std::find(fields.begin(), fields.end(), "-");
     if (sep == fields.end() || sep - fields.begin() < 6 || fields.end() - sep < 4) {
       return Error("mountinfo line " + std::to_string(line_no) +
-                   ": not \"id parent dev root mount-point options ... - "
-                   "fstype source super-options\"");
+                   ": not \"id parent dev root mount-point options ... - fstype source super-options\"");
     }
     const std::string& fstype = *(sep + 1);
     if (fstype != "cgroup" && fstype != "cgroup2") continue;
@@ -337,6 +351,16 @@ struct Cgroup::Impl {
   std::string v2_dir;  // v2: the group's directory
   // v1: controller -> the group's directory in its hierarchy (joint mounts repeat a directory).
   std::vector<std::pair<std::string, std::string>> v1_dirs;
+  std::vector<std::string> made;  // directories Create made, removed again if it fails half-way
+
+  Status MakeDir(const std::string& dir) {
+    if (mkdir(dir.c_str(), 0755) == 0) {
+      made.push_back(dir);
+      return Status::Ok();
+    }
+    if (errno == EEXIST) return Status::Ok();
+    return ErrnoError("mkdir " + dir);
+  }
 
   Status Write(const std::string& file, const std::string& value) const {
     if (layout.on_write) layout.on_write(file, value);
@@ -433,7 +457,7 @@ struct Cgroup::Impl {
     for (const auto& comp : Components(rel)) {
       CL_RETURN_IF_ERROR(EnableV2At(dir, wanted, /*strict=*/false));
       dir += "/" + comp;
-      if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir " + dir);
+      CL_RETURN_IF_ERROR(MakeDir(dir));
     }
     v2_dir = dir;
     return Status::Ok();
@@ -461,7 +485,7 @@ struct Cgroup::Impl {
         std::string parent = dir;
         dir += "/" + comp;
         if (Contains(created, mount)) continue;
-        if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir " + dir);
+        CL_RETURN_IF_ERROR(MakeDir(dir));
         if (cpuset) CL_RETURN_IF_ERROR(InheritCpuset(parent, dir));
       }
       if (!Contains(created, mount)) created.push_back(mount);
@@ -703,7 +727,11 @@ Result<std::unique_ptr<Cgroup>> Cgroup::Create(const CgroupLayout& layout, const
   cg->impl_->layout = layout;
   cg->impl_->rel = rel;
   Status st = layout.version == CgroupVersion::kV2 ? cg->impl_->CreateV2() : cg->impl_->CreateV1();
-  if (!st.ok()) return st.error().wrap("create cgroup " + rel);
+  if (!st.ok()) {
+    for (auto it = cg->impl_->made.rbegin(); it != cg->impl_->made.rend(); ++it) rmdir(it->c_str());
+    return st.error().wrap("create cgroup " + rel);
+  }
+  cg->impl_->made.clear();
   return cg;
 }
 

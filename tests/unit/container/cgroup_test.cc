@@ -33,6 +33,7 @@ namespace fs = std::filesystem;
 // hierarchy and the controllers a container's group does not use are ignored.
 constexpr char kHybridMountinfo[] =
     "22 28 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw\n"
+    "23 28 0:22 / /mnt/x rw,relatime shared:13 master:2 - tmpfs  rw\n"  // a mount with an empty source
     "25 28 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755,inode64\n"
     "26 25 0:24 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate\n"
     "27 25 0:25 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup "
@@ -232,6 +233,17 @@ TEST_F(FakeV1Test, CreateCopiesCpusetFromTheParentAndMapsJointMounts) {
   EXPECT_EQ(cg->Dir("blkio"), "");
   EXPECT_FALSE(fs::exists(H("blkio") + "/cloudlet"));
   EXPECT_FALSE(fs::exists(tmp_.path() + "/sys/fs/cgroup/unified/cloudlet"));  // systemd's tree is left alone
+}
+
+TEST_F(FakeV1Test, FailedCreateRemovesWhatItMade) {
+  // A fresh path: the fake cpuset directories have no cpuset.cpus to copy into, so Create fails at cpuset, after
+  // making the directories of the hierarchies before it.
+  auto cg = Cgroup::Create(layout_, "/other/g", "c1");
+  ASSERT_FALSE(cg.ok());
+  EXPECT_THAT(cg.error().message(), HasSubstr("cpuset.cpus"));
+  for (const char* h : {"cpuset", "memory", "cpu,cpuacct", "pids", "devices", "freezer"}) {
+    EXPECT_FALSE(fs::exists(H(h) + "/other")) << h;
+  }
 }
 
 TEST_F(FakeV1Test, ApplyWritesEveryLimit) {
