@@ -250,6 +250,12 @@ Status MissingV1(std::string_view controller, std::string_view what) {
 
 }  // namespace
 
+namespace {
+Error DotComponent(const std::string& path, const std::string& component) {
+  return Error("linux.cgroupsPath \"" + path + "\": \"" + component + "\" components not allowed");
+}
+}  // namespace
+
 Result<std::string> CgroupRelativePath(const std::string& path, const std::string& id) {
   if (id.empty() || id == "." || id == ".." || id.find('/') != std::string::npos ||
       id.find('\0') != std::string::npos || id.find('\n') != std::string::npos || id.size() > 255) {
@@ -269,8 +275,9 @@ Result<std::string> CgroupRelativePath(const std::string& path, const std::strin
   }
   std::string out;
   for (const auto& c : Components(full)) {
-    if (c == "." || c == "..") return Error("linux.cgroupsPath \"" + path + "\": \"" + c + "\" components not allowed");
-    out += "/" + c;
+    if (c == "." || c == "..") return DotComponent(path, c);
+    out += '/';
+    out += c;
   }
   if (out.empty()) return Error("linux.cgroupsPath \"" + path + "\": the root group cannot be a container's group");
   return out;
@@ -403,14 +410,20 @@ struct Cgroup::Impl {
     auto avail = SplitWords(avail_text);
     auto enabled = SplitWords(enabled_text);
     std::vector<std::string> todo;
+    std::string unavailable;
     for (const auto& c : wanted) {
-      if (Contains(enabled, c) || Contains(enabled, "+" + c)) continue;
+      // "+name" is how a fake tree's file keeps what was written.
+      if (Contains(enabled, c) || Contains(enabled, std::string("+").append(c))) continue;
       if (!Contains(avail, c)) {
         if (!strict) continue;
-        return Error("cgroup v2 controller " + c + " is not available in " + dir + " (cgroup.controllers: \"" +
-                     std::string(Trim(avail_text)) + "\")");
+        unavailable = c;
+        break;
       }
       todo.push_back(c);
+    }
+    if (!unavailable.empty()) {
+      return Error("cgroup v2 controller " + unavailable + " is not available in " + dir + " (cgroup.controllers: \"" +
+                   std::string(Trim(avail_text)) + "\")");
     }
     if (todo.empty()) return Status::Ok();
     std::string value;
