@@ -4,9 +4,11 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -177,6 +179,9 @@ std::map<std::string, std::string> Snapshot(const std::string& root) {
   return out;
 }
 
+// vfs_cap_data revision 2, effective, permitted = CAP_NET_RAW.
+const std::string kCapNetRaw("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+
 TEST(LayerApply, EveryEntryKind) {
   if (!IsRoot()) GTEST_SKIP() << "needs root (device nodes, chown)";
   TempDir t;
@@ -195,13 +200,15 @@ TEST(LayerApply, EveryEntryKind) {
         .Xattr("user.note", "v1")
         .File("x", "xattr")
         .File("./dot/../plain", "p")
-        .File("nodir/deep/file", "created parents");
+        .File("nodir/deep/file", "created parents")
+        .Xattr("security.capability", kCapNetRaw)
+        .File("cap", "owned by 1000, with a file capability", 0755, 1000, 1000);
   }
   fs::create_directory(t / "out");
   auto stats = ApplyLayer(layer, t / "out");
   ASSERT_TRUE(stats.ok()) << stats.error().message();
   EXPECT_EQ(stats->compression, Compression::kNone);
-  EXPECT_EQ(stats->entries, 12u);
+  EXPECT_EQ(stats->entries, 13u);
   EXPECT_EQ(stats->skipped_devices, 0u);
 
   struct stat st;
@@ -244,8 +251,43 @@ TEST(LayerApply, EveryEntryKind) {
   } else {
     EXPECT_EQ(std::string(v, static_cast<size_t>(vl)), "v1");
   }
+  // Set after the chown, which would have cleared it.
+  char cap[64];
+  ASSERT_EQ(::getxattr((t / "out/cap").c_str(), "security.capability", cap, sizeof(cap)),
+            static_cast<ssize_t>(kCapNetRaw.size()));
+  EXPECT_EQ(std::string(cap, kCapNetRaw.size()), kCapNetRaw);
+  ASSERT_EQ(::lstat((t / "out/cap").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
   EXPECT_EQ(ReadFile(t / "out/plain"), "p");
   EXPECT_EQ(ReadFile(t / "out/nodir/deep/file"), "created parents");
+}
+
+// In a user namespace mknod of a device is refused: the node is skipped and counted, the rest still applies.
+TEST(LayerApply, DevicesSkippedInAUserNamespace) {
+  TempDir t;
+  { TarBuilder(t / "l.tar").Node("dev/null", AE_IFCHR, 1, 3, 0666).Node("fifo", AE_IFIFO, 0, 0).File("f", "f"); }
+  fs::create_directory(t / "out");
+  ::chmod((t / "out").c_str(), 0777);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWUSER) != 0) ::_exit(10);
+    ApplyOptions o;
+    o.preserve_ownership = false;
+    auto stats = ApplyLayer(t / "l.tar", t / "out", o);
+    if (!stats.ok()) ::_exit(11);
+    ::_exit(stats->skipped_devices == 1 ? 0 : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "user namespaces not available";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_FALSE(Exists(t / "out/dev/null"));
+  struct stat st;
+  ASSERT_EQ(::lstat((t / "out/fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(ReadFile(t / "out/f"), "f");
 }
 
 TEST(LayerApply, OwnershipShiftAndUnprivilegedMode) {
