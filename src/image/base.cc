@@ -149,7 +149,9 @@ Status BuildBusyboxRootfs(const std::string& dir, const BusyboxRootfsOptions& op
   CL_RETURN_IF_ERROR(CopyFile(options.busybox, dir + "/bin/busybox", 0755));
   for (const std::string& applet : applets) {
     if (applet == "bin/busybox") continue;
-    std::string path = dir + "/" + applet;
+    std::string path = dir;
+    path += '/';
+    path += applet;
     CL_RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/')), 0755));
     ::unlink(path.c_str());
     if (::symlink("/bin/busybox", path.c_str()) != 0) return ErrnoError("create applet link " + path);

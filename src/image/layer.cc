@@ -628,7 +628,7 @@ la_ssize_t WriteTar(archive* a, void* client, const void* buf, size_t len) {
 struct FileId {
   dev_t dev;
   ino_t ino;
-  auto operator<=>(const FileId&) const = default;
+  bool operator<(const FileId& o) const { return dev != o.dev ? dev < o.dev : ino < o.ino; }
 };
 
 class TreeWriter {
