@@ -52,6 +52,13 @@ inline constexpr uint32_t kMinDhcpLeaseSeconds = 60;
 inline constexpr uint32_t kMaxDhcpLeaseSeconds = 30 * 86400;
 inline constexpr uint32_t kMinMaxConnections = 1024;
 inline constexpr uint32_t kMaxMaxConnections = 16777216;
+inline constexpr size_t kMaxContainerEnv = 256;
+inline constexpr size_t kMaxContainerMounts = 64;
+inline constexpr size_t kMaxContainerArgs = 256;                     // per command / entrypoint
+inline constexpr uint64_t kMinContainerMemory = 4 << 20;             // below this a container barely starts
+inline constexpr uint64_t kMaxContainerMemory = uint64_t{1} << 50;   // 1 PiB: no host has more
+inline constexpr uint64_t kMaxContainerNanoCpus = 1024'000'000'000;  // 1024 CPUs
+inline constexpr uint32_t kMaxContainerPids = 4194304;               // the kernel's PID_MAX_LIMIT
 }  // namespace config_limits
 
 // TPIDs a trunk may use (in their own namespace: switch/vlan_switch.h defines kTpid8021Q for the data plane, and a
@@ -101,6 +108,8 @@ Result<CloudConfig> FromJson(const nlohmann::json& json);
 const char* PortModeName(PortModeDecl mode);
 // "accept" | "drop" | "reject".
 const char* FirewallActionName(FirewallActionDecl action);
+// "no" | "always" | "on-failure".
+const char* RestartPolicyName(RestartPolicyDecl policy);
 
 // A VLAN is routed when the router has an address on it (ipv4 and/or ipv6).
 bool VlanRouted(const VlanDecl& vlan);

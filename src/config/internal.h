@@ -100,6 +100,19 @@ std::optional<uint8_t> ProtoByName(std::string_view name);
 // An ICMP type by name for proto kIcmp or kIcmpv6 ("echo-request" -> 8 or 128); nullopt if unknown for that proto.
 std::optional<uint8_t> IcmpTypeByName(std::string_view name, uint8_t proto);
 
+// ---- Containers (endpoints[].container); each returns "" if valid, else why not -------------------------------
+
+// An image in the local store: [registry[:port]/]repo[/repo...][:tag][@sha256:<64 hex>], as Docker names them.
+std::string CheckImageReference(std::string_view ref);
+// An environment variable name: [A-Za-z_][A-Za-z0-9_]*.
+std::string CheckEnvName(std::string_view name);
+// A hostname: RFC 1123 labels (letters, digits, '-' inside) joined by '.', at most 64 characters (the kernel's).
+std::string CheckHostname(std::string_view name);
+// A CPU list as cpuset.cpus takes it: "0-3,6,8-9" (ascending ranges, CPUs below 8192).
+std::string CheckCpuList(std::string_view list);
+// An absolute path without ".." components or NUL bytes.
+std::string CheckAbsolutePath(std::string_view path);
+
 // "10, 20, 100-110".
 std::string FormatVlanSet(std::vector<uint16_t> vlans);
 // " (did you mean 'vlans'?)" when a candidate is close to `word`, else "".

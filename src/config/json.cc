@@ -35,8 +35,12 @@ const std::vector<std::string> kSwitchKeys = {"name", "max_macs", "port_max_macs
 const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mode",     "vlan",
                                             "vlans", "native_vlan", "tpid", "max_macs", "loc"};
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid", "loc"};
-const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
-                                                "addresses", "gateway", "mac",  "mtu",   "loc"};
+const std::vector<std::string> kEndpointKeys = {"name",    "switch", "vlan", "netns",     "interface", "addresses",
+                                                "gateway", "mac",    "mtu",  "container", "loc"};
+const std::vector<std::string> kContainerKeys = {"image",   "command",   "entrypoint",   "env",       "workdir", "uid",
+                                                 "gid",     "hostname",  "memory_bytes", "nano_cpus", "cpuset",  "pids",
+                                                 "restart", "read_only", "mounts",       "loc"};
+const std::vector<std::string> kMountKeys = {"source", "target", "read_only", "loc"};
 const std::vector<std::string> kVpnKeys = {"name", "listen_port", "private_key_file", "address", "attach", "peers",
                                            "mtu",  "loc"};
 const std::vector<std::string> kVpnAttachKeys = {"switch", "vlan", "address", "loc"};
@@ -61,7 +65,11 @@ const std::vector<std::string> kPortYamlKeys = {"name",  "interface",   "tap",  
                                                 "vlans", "native_vlan", "tpid", "max_macs"};
 const std::vector<std::string> kLinkYamlKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
 const std::vector<std::string> kEndpointYamlKeys = {"name",      "switch",  "vlan", "netns", "interface",
-                                                    "addresses", "gateway", "mac",  "mtu"};
+                                                    "addresses", "gateway", "mac",  "mtu",   "container"};
+const std::vector<std::string> kContainerYamlKeys = {"image", "command",  "entrypoint", "env",   "workdir",
+                                                     "user",  "hostname", "memory",     "cpus",  "cpuset",
+                                                     "pids",  "restart",  "read_only",  "mounts"};
+const std::vector<std::string> kMountYamlKeys = {"source", "target", "read_only"};
 
 const std::vector<std::string> kVpnYamlKeys = {"name",  "listen_port", "private_key_file", "address", "attach",
                                                "peers", "mtu"};
@@ -523,7 +531,103 @@ class JsonReader {
     if (auto it = j.find("gateway"); it != j.end()) ReadString(*it, Join(path, "gateway"), e.loc, e.gateway);
     if (auto it = j.find("mac"); it != j.end()) ReadString(*it, Join(path, "mac"), e.loc, e.mac);
     if (auto it = j.find("mtu"); it != j.end()) ReadUint(*it, Join(path, "mtu"), e.loc, UINT32_MAX, e.mtu);
+    if (auto it = j.find("container"); it != j.end() && !it->is_null()) {
+      e.container = ReadContainer(*it, Join(path, "container"));
+    }
     return e;
+  }
+
+  ContainerDecl ReadContainer(const json& j, const std::string& path) {
+    ContainerDecl c;
+    c.loc = ReadLoc(j, path, kContainerYamlKeys);
+    if (!CheckObject(j, path, c.loc, kContainerKeys)) return c;
+    ReadStringField(j, "image", path, c.loc, c.image);
+    ReadOptionalArgs(j, "command", path, c.loc, c.command);
+    ReadOptionalArgs(j, "entrypoint", path, c.loc, c.entrypoint);
+    if (auto it = j.find("env"); it != j.end()) {
+      std::string field = Join(path, "env");
+      if (!it->is_object()) {
+        Report(c.loc, field, "expected an object, got " + TypeName(*it));
+      } else if (it->size() > config_limits::kMaxContainerEnv) {
+        Report(c.loc, field,
+               std::to_string(it->size()) + " variables, at most " + std::to_string(config_limits::kMaxContainerEnv) +
+                   " allowed");
+      } else {
+        for (const auto& [name, value] : it->items()) {
+          std::string text;
+          if (ReadString(value, Join(field, name.substr(0, 64)), c.loc, text)) c.env[name] = text;
+        }
+      }
+    }
+    ReadStringField(j, "workdir", path, c.loc, c.workdir);
+    ReadOptionalUint32(j, "uid", path, "user", c.loc, c.uid);
+    ReadOptionalUint32(j, "gid", path, "user", c.loc, c.gid);
+    ReadStringField(j, "hostname", path, c.loc, c.hostname);
+    if (auto it = j.find("memory_bytes"); it != j.end()) {
+      ReadUint(*it, Join(path, "memory"), c.loc, UINT64_MAX, c.memory_bytes);
+    }
+    if (auto it = j.find("nano_cpus"); it != j.end()) ReadUint(*it, Join(path, "cpus"), c.loc, UINT64_MAX, c.nano_cpus);
+    ReadStringField(j, "cpuset", path, c.loc, c.cpuset);
+    if (auto it = j.find("pids"); it != j.end()) ReadUint(*it, Join(path, "pids"), c.loc, UINT32_MAX, c.pids);
+    if (auto it = j.find("restart"); it != j.end()) {
+      std::string policy;
+      if (ReadString(*it, Join(path, "restart"), c.loc, policy)) {
+        if (policy == "no") {
+          c.restart = RestartPolicyDecl::kNo;
+        } else if (policy == "always") {
+          c.restart = RestartPolicyDecl::kAlways;
+        } else if (policy == "on-failure") {
+          c.restart = RestartPolicyDecl::kOnFailure;
+        } else {
+          Report(c.loc, Join(path, "restart"), "unknown restart policy: use no, always or on-failure");
+        }
+      }
+    }
+    ReadBoolField(j, "read_only", path, c.loc, c.read_only);
+    ReadArray(j, "mounts", Join(path, "mounts"), c.loc, config_limits::kMaxContainerMounts,
+              [&](const json& item, const std::string& item_path) {
+                ContainerMountDecl m;
+                m.loc = ReadLoc(item, item_path, kMountYamlKeys);
+                if (CheckObject(item, item_path, m.loc, kMountKeys)) {
+                  ReadStringField(item, "source", item_path, m.loc, m.source);
+                  ReadStringField(item, "target", item_path, m.loc, m.target);
+                  ReadBoolField(item, "read_only", item_path, m.loc, m.read_only);
+                }
+                c.mounts.push_back(std::move(m));
+              });
+    return c;
+  }
+
+  // An argument list that may be absent or null (nullopt: the image's), or an array of strings.
+  void ReadOptionalArgs(const json& obj, const char* key, const std::string& path, const SourceLoc& at,
+                        std::optional<std::vector<std::string>>& out) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return;
+    if (!it->is_array()) {
+      Report(at, Join(path, key), "expected an array or null, got " + TypeName(*it));
+      return;
+    }
+    out.emplace();
+    ReadStringArray(obj, key, path, at, config_limits::kMaxContainerArgs, *out);
+  }
+
+  // An optional 32-bit number: absent or null = none. Problems are reported under `yaml_key`.
+  void ReadOptionalUint32(const json& obj, const char* key, const std::string& path, const char* yaml_key,
+                          const SourceLoc& at, std::optional<uint32_t>& out) {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return;
+    uint32_t v = 0;
+    if (ReadUint(*it, Join(path, yaml_key), at, UINT32_MAX, v)) out = v;
+  }
+
+  void ReadBoolField(const json& obj, const char* key, const std::string& path, const SourceLoc& at, bool& out) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return;
+    if (!it->is_boolean()) {
+      Report(at, Join(path, key), "expected a boolean, got " + TypeName(*it));
+      return;
+    }
+    out = it->get<bool>();
   }
 
   void ReadStringArray(const json& obj, const std::string& key, const std::string& path, const SourceLoc& at,
@@ -582,6 +686,35 @@ class JsonReader {
   Diagnostics& d_;
   std::string default_file_ = "<json>";
 };
+
+template <typename T>
+json OptionalListToJson(const std::optional<std::vector<T>>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+json ContainerToJson(const ContainerDecl& c) {
+  json mounts = json::array();
+  for (const ContainerMountDecl& m : c.mounts) {
+    mounts.push_back(
+        {{"source", m.source}, {"target", m.target}, {"read_only", m.read_only}, {"loc", LocToJson(m.loc)}});
+  }
+  return {{"image", c.image},
+          {"command", OptionalListToJson(c.command)},
+          {"entrypoint", OptionalListToJson(c.entrypoint)},
+          {"env", json(c.env)},
+          {"workdir", c.workdir},
+          {"uid", OptionalToJson(c.uid)},
+          {"gid", OptionalToJson(c.gid)},
+          {"hostname", c.hostname},
+          {"memory_bytes", c.memory_bytes},
+          {"nano_cpus", c.nano_cpus},
+          {"cpuset", c.cpuset},
+          {"pids", c.pids},
+          {"restart", RestartPolicyName(c.restart)},
+          {"read_only", c.read_only},
+          {"mounts", std::move(mounts)},
+          {"loc", LocToJson(c.loc)}};
+}
 
 json RouterToJson(const RouterDecl& r) {
   json routes = json::array();
@@ -700,16 +833,19 @@ nlohmann::json ToJson(const CloudConfig& config) {
 
   json endpoints = json::array();
   for (const EndpointDecl& e : config.endpoints) {
-    endpoints.push_back({{"name", e.name},
-                         {"switch", e.switch_name},
-                         {"vlan", e.vlan},
-                         {"netns", e.netns},
-                         {"interface", e.interface},
-                         {"addresses", e.addresses},
-                         {"gateway", e.gateway},
-                         {"mac", e.mac},
-                         {"mtu", e.mtu},
-                         {"loc", LocToJson(e.loc)}});
+    json endpoint{{"name", e.name},
+                  {"switch", e.switch_name},
+                  {"vlan", e.vlan},
+                  {"netns", e.netns},
+                  {"interface", e.interface},
+                  {"addresses", e.addresses},
+                  {"gateway", e.gateway},
+                  {"mac", e.mac},
+                  {"mtu", e.mtu},
+                  {"loc", LocToJson(e.loc)}};
+    // Only written when present, so the recorded form of endpoints without a container stays as it was.
+    if (e.container) endpoint["container"] = ContainerToJson(*e.container);
+    endpoints.push_back(std::move(endpoint));
   }
 
   json vpns = json::array();

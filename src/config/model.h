@@ -104,7 +104,44 @@ struct LinkDecl {
   bool operator==(const LinkDecl&) const = default;
 };
 
-// A workload's network attachment. For now a network namespace with a veth whose other end is an access port.
+// When the daemon starts a container again after its process exits (Docker's restart policies).
+enum class RestartPolicyDecl : uint8_t { kNo, kAlways, kOnFailure };
+
+// A bind mount of a host path into a container.
+struct ContainerMountDecl {
+  std::string source;  // host path: absolute, no ".." components
+  std::string target;  // path inside the container: absolute, no ".." components, not "/"
+  bool read_only = false;
+  SourceLoc loc;
+
+  bool operator==(const ContainerMountDecl&) const = default;
+};
+
+// A container that runs in its endpoint's network namespace, from an image in the local store. Everything left unset
+// comes from the image's config (Docker semantics: `entrypoint` given means the image's Cmd is not used either).
+struct ContainerDecl {
+  std::string image;                                   // [registry/]repo[:tag][@sha256:HEX], e.g. "busybox:latest"
+  std::optional<std::vector<std::string>> command;     // replaces the image's Cmd; [] = none
+  std::optional<std::vector<std::string>> entrypoint;  // replaces the image's Entrypoint; [] = none
+  std::map<std::string, std::string> env;              // added to the image's Env, overriding same-named variables
+  std::string workdir;                                 // absolute; "" = the image's WorkingDir
+  std::optional<uint32_t> uid;                         // numeric `user`; unset = the image's User
+  std::optional<uint32_t> gid;                         // only with uid; unset = uid's group from the image, else 0
+  std::string hostname;                                // default: the endpoint's name
+  uint64_t memory_bytes = 0;                           // memory limit; 0 = none
+  uint64_t nano_cpus = 0;                              // CPU limit in billionths of a CPU (Docker's NanoCpus); 0 = none
+  std::string cpuset;                                  // CPU list, "0-1,4"; "" = any CPU
+  uint32_t pids = 0;                                   // limit on processes/threads; 0 = none
+  RestartPolicyDecl restart = RestartPolicyDecl::kNo;
+  bool read_only = false;  // read-only root filesystem
+  std::vector<ContainerMountDecl> mounts;
+  SourceLoc loc;
+
+  bool operator==(const ContainerDecl&) const = default;
+};
+
+// A workload's network attachment: a network namespace with a veth whose other end is an access port; with
+// `container`, a container runs inside that namespace.
 struct EndpointDecl {
   std::string name;
   std::string switch_name;
@@ -115,6 +152,7 @@ struct EndpointDecl {
   std::string gateway;                 // optional default route
   std::string mac;                     // optional fixed MAC, "02:..."
   uint32_t mtu = 1500;
+  std::optional<ContainerDecl> container;
   SourceLoc loc;
 
   bool operator==(const EndpointDecl&) const = default;

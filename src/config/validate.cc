@@ -378,6 +378,152 @@ class ModelChecker {
         }
       }
       CheckRange(e.loc, path, "mtu", e.mtu, config_limits::kMinMtu, config_limits::kMaxMtu);
+      if (e.container) CheckContainer(*e.container, path + ".container");
+    }
+    CheckContainerNamespaces();
+  }
+
+  static std::string Clip(const std::string& s) { return s.size() > 64 ? s.substr(0, 64) + "..." : s; }
+
+  void CheckContainer(const ContainerDecl& c, const std::string& path) {
+    if (c.image.empty()) {
+      Report(c.loc, path, "image", "required: an image in the local store, e.g. busybox:latest");
+    } else if (std::string why = CheckImageReference(c.image); !why.empty()) {
+      Report(c.loc, path, "image", why);
+    }
+    for (auto [field, args] : {std::make_pair("command", &c.command), std::make_pair("entrypoint", &c.entrypoint)}) {
+      if (!*args) continue;
+      if ((*args)->size() > config_limits::kMaxContainerArgs) {
+        Report(c.loc, path, field,
+               std::to_string((*args)->size()) + " arguments, at most " +
+                   std::to_string(config_limits::kMaxContainerArgs) + " allowed");
+      }
+      for (const std::string& arg : **args) {
+        if (arg.find('\0') != std::string::npos) {
+          Report(c.loc, path, field, "an argument contains a NUL byte, which a command line cannot carry");
+          break;
+        }
+      }
+    }
+    if (c.env.size() > config_limits::kMaxContainerEnv) {
+      Report(c.loc, path, "env",
+             std::to_string(c.env.size()) + " variables, at most " + std::to_string(config_limits::kMaxContainerEnv) +
+                 " allowed");
+    }
+    for (const auto& [name, value] : c.env) {
+      // Named like the YAML reader's finding about the same variable, so it is reported once.
+      std::string field = path + ".env." + Clip(name);
+      if (std::string why = CheckEnvName(name); !why.empty()) {
+        d_.Add(FileOf(c.loc), c.loc.line_of("env"), field, why);
+      } else if (value.find('\0') != std::string::npos) {
+        d_.Add(FileOf(c.loc), c.loc.line_of("env"), field, "the value contains a NUL byte");
+      }
+    }
+    if (!c.workdir.empty() || c.loc.has("workdir")) {
+      if (std::string why = CheckAbsolutePath(c.workdir); !why.empty()) Report(c.loc, path, "workdir", why);
+    }
+    if (c.gid && !c.uid) Report(c.loc, path, "user", "a gid needs a uid (write uid:gid)");
+    if ((c.uid && *c.uid == UINT32_MAX) || (c.gid && *c.gid == UINT32_MAX)) {
+      Report(c.loc, path, "user", "4294967295 is not a usable id ((uid_t)-1 means \"unchanged\")");
+    }
+    if (!c.hostname.empty() || c.loc.has("hostname")) {
+      if (std::string why = CheckHostname(c.hostname); !why.empty()) Report(c.loc, path, "hostname", why);
+    }
+    if (c.memory_bytes != 0) {
+      if (c.memory_bytes < config_limits::kMinContainerMemory) {
+        Report(c.loc, path, "memory",
+               std::to_string(c.memory_bytes) + " bytes is below the smallest memory limit, 4Mi (4194304 bytes)");
+      } else if (c.memory_bytes > config_limits::kMaxContainerMemory) {
+        Report(c.loc, path, "memory",
+               std::to_string(c.memory_bytes) + " bytes is above the largest memory limit, 1024Ti");
+      }
+    }
+    if (c.nano_cpus > config_limits::kMaxContainerNanoCpus) {
+      Report(c.loc, path, "cpus",
+             std::to_string(c.nano_cpus) + " billionths of a CPU out of range: more than 0 and at most 1024 CPUs");
+    }
+    if (!c.cpuset.empty() || c.loc.has("cpuset")) {
+      if (std::string why = CheckCpuList(c.cpuset); !why.empty()) Report(c.loc, path, "cpuset", why);
+    }
+    if (c.pids != 0) CheckRange(c.loc, path, "pids", c.pids, 1, config_limits::kMaxContainerPids);
+    if (c.mounts.size() > config_limits::kMaxContainerMounts) {
+      Report(c.loc, path, "mounts",
+             std::to_string(c.mounts.size()) + " entries, at most " +
+                 std::to_string(config_limits::kMaxContainerMounts) + " allowed");
+    }
+    std::map<std::string, std::pair<size_t, int>> targets;  // normalized target -> (mount index, line)
+    for (size_t k = 0; k < c.mounts.size(); ++k) {
+      const ContainerMountDecl& m = c.mounts[k];
+      std::string mpath = Idx(path + ".mounts", k);
+      if (m.source.empty() && !m.loc.has("source")) {
+        Report(m.loc, mpath, "source", "required: the host path to mount, e.g. /srv/data");
+      } else if (std::string why = CheckAbsolutePath(m.source); !why.empty()) {
+        Report(m.loc, mpath, "source", why);
+      }
+      if (m.target.empty() && !m.loc.has("target")) {
+        Report(m.loc, mpath, "target", "required: where the mount appears in the container, e.g. /data");
+        continue;
+      }
+      if (std::string why = CheckAbsolutePath(m.target); !why.empty()) {
+        Report(m.loc, mpath, "target", why);
+        continue;
+      }
+      // "/a//b/" and "/a/./b" are the same place as "/a/b".
+      std::string normal;
+      for (size_t start = 0; start < m.target.size();) {
+        size_t slash = m.target.find('/', start);
+        if (slash == std::string::npos) slash = m.target.size();
+        std::string_view part = std::string_view(m.target).substr(start, slash - start);
+        if (!part.empty() && part != ".") normal += "/" + std::string(part);
+        start = slash + 1;
+      }
+      if (normal.empty()) {
+        Report(m.loc, mpath, "target", "'/' is the container's root filesystem (the image): mount below it");
+        continue;
+      }
+      auto [it, fresh] = targets.emplace(normal, std::make_pair(k, m.loc.line_of("target")));
+      if (!fresh) {
+        Report(m.loc, mpath, "target",
+               "'" + m.target + "' is already the target of " + Idx("mounts", it->second.first) +
+                   LineSuffix(it->second.second));
+      }
+    }
+  }
+
+  // A container owns its endpoint's network namespace: another endpoint may add an interface to it (a multi-homed
+  // container), but two containers never share one, and a container does not move into a namespace named by
+  // another endpoint (netns: is then its own, unused elsewhere).
+  void CheckContainerNamespaces() {
+    std::map<std::string, std::vector<size_t>> by_netns;
+    for (size_t i = 0; i < c_.endpoints.size(); ++i) {
+      const EndpointDecl& e = c_.endpoints[i];
+      const std::string& netns = e.netns.empty() ? e.name : e.netns;
+      if (!netns.empty()) by_netns[netns].push_back(i);
+    }
+    for (const auto& [netns, members] : by_netns) {
+      if (members.size() < 2) continue;
+      std::optional<size_t> first_container;
+      for (size_t i : members) {
+        const EndpointDecl& e = c_.endpoints[i];
+        if (!e.container) continue;
+        std::string path = Idx("endpoints", i);
+        if (first_container) {
+          const EndpointDecl& f = c_.endpoints[*first_container];
+          Report(e.loc, path, "netns",
+                 "netns '" + netns + "' already holds the container of " + Idx("endpoints", *first_container) +
+                     LineSuffix(f.container->loc.line) + "; each container needs a network namespace of its own");
+          continue;
+        }
+        first_container = i;
+        if (netns == e.name) continue;
+        size_t other = members[0] == i ? members[1] : members[0];
+        if (c_.endpoints[other].container && other > i) continue;  // reported on `other` as the second container
+        Report(e.loc, path, "netns",
+               "netns '" + netns + "' is also used by " + Idx("endpoints", other) +
+                   LineSuffix(c_.endpoints[other].loc.line) +
+                   "; an endpoint with a container owns its namespace: omit netns: (it defaults to the endpoint's "
+                   "name) or name one no other endpoint uses");
+      }
     }
   }
 
@@ -1204,6 +1350,9 @@ class ModelChecker {
 void ApplyDefaults(CloudConfig& config) {
   for (EndpointDecl& e : config.endpoints) {
     if (e.netns.empty() && !e.loc.has("netns")) e.netns = e.name;
+    if (e.container && e.container->hostname.empty() && !e.container->loc.has("hostname")) {
+      e.container->hostname = e.name;
+    }
   }
   if (config.router) {
     for (PortForwardDecl& pf : config.router->port_forwards) {
@@ -1214,7 +1363,193 @@ void ApplyDefaults(CloudConfig& config) {
 
 void CheckModel(const CloudConfig& config, Diagnostics& diag) { ModelChecker(config, diag).Run(); }
 
+namespace {
+
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// A repository path component: [a-z0-9]+ joined by '.', '_', '__' or runs of '-'.
+bool IsPathComponent(std::string_view s) {
+  if (s.empty() || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  for (size_t i = 0; i < s.size();) {
+    if (IsLowerAlnum(s[i])) {
+      ++i;
+      continue;
+    }
+    size_t run = i;
+    while (run < s.size() && !IsLowerAlnum(s[run])) ++run;
+    std::string_view sep = s.substr(i, run - i);
+    bool dashes = std::all_of(sep.begin(), sep.end(), [](char c) { return c == '-'; });
+    if (!(sep == "." || sep == "_" || sep == "__" || dashes)) return false;
+    i = run;
+  }
+  return true;
+}
+
+// A registry: host[:port], the host a DNS name, "localhost" or an IP literal ("[::1]" for IPv6).
+bool IsRegistry(std::string_view s) {
+  std::string_view host = s;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || !ParseIp(s.substr(1, close - 1))) return false;
+    host = {};
+    s.remove_prefix(close + 1);
+    if (s.empty()) return true;
+    if (s.front() != ':') return false;
+  } else {
+    size_t colon = s.find(':');
+    host = s.substr(0, colon);
+    s = colon == std::string_view::npos ? std::string_view() : s.substr(colon);
+  }
+  if (!s.empty()) {  // ":port"
+    std::string_view port = s.substr(1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), IsDigit)) return false;
+  }
+  if (host.empty()) return true;  // an IPv6 literal, checked above
+  for (size_t start = 0; start <= host.size();) {
+    size_t dot = host.find('.', start);
+    std::string_view label = host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || !IsAlnum(label.front()) || !IsAlnum(label.back()) ||
+        !std::all_of(label.begin(), label.end(), [](char c) { return IsAlnum(c) || c == '-'; })) {
+      return false;
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string CheckImageReference(std::string_view ref) {
+  std::string quoted = "'" + std::string(ref.substr(0, 300)) + "'";
+  std::string shape = " is not an image reference ([registry/]repository[:tag][@sha256:digest], e.g. busybox:latest)";
+  if (ref.size() > 512) return quoted + shape + ": longer than 512 characters";
+  std::string_view name = ref;
+  if (size_t at = ref.find('@'); at != std::string_view::npos) {
+    std::string_view digest = ref.substr(at + 1);
+    name = ref.substr(0, at);
+    constexpr std::string_view kSha256 = "sha256:";
+    std::string_view hex = digest.substr(std::min(digest.size(), kSha256.size()));
+    bool ok = digest.substr(0, kSha256.size()) == kSha256 && hex.size() == 64 &&
+              std::all_of(hex.begin(), hex.end(), [](char c) { return IsDigit(c) || (c >= 'a' && c <= 'f'); });
+    if (!ok) return quoted + shape + ": a digest is sha256: and 64 lowercase hex digits";
+  }
+  size_t last_slash = name.rfind('/');
+  size_t colon = name.find(':', last_slash == std::string_view::npos ? 0 : last_slash);
+  if (colon != std::string_view::npos) {
+    std::string_view tag = name.substr(colon + 1);
+    name = name.substr(0, colon);
+    bool ok =
+        !tag.empty() && tag.size() <= 128 && (IsAlnum(tag[0]) || tag[0] == '_') &&
+        std::all_of(tag.begin(), tag.end(), [](char c) { return IsAlnum(c) || c == '_' || c == '.' || c == '-'; });
+    if (!ok) return quoted + shape + ": a tag is letters, digits, '_', '.' and '-', at most 128 characters";
+  }
+  if (name.empty()) return quoted + shape + ": the repository is missing";
+  if (name.size() > 255) return quoted + shape + ": the name is longer than 255 characters";
+  std::string_view path = name;
+  if (size_t slash = name.find('/'); slash != std::string_view::npos) {
+    std::string_view first = name.substr(0, slash);
+    // As Docker decides: a first component with '.' or ':', or "localhost", names a registry.
+    if (first == "localhost" || first.find_first_of(".:[") != std::string_view::npos) {
+      if (!IsRegistry(first)) return quoted + shape + ": '" + std::string(first) + "' is not a registry host[:port]";
+      path = name.substr(slash + 1);
+    }
+  }
+  for (size_t start = 0; start <= path.size();) {
+    size_t slash = path.find('/', start);
+    std::string_view part =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!IsPathComponent(part)) {
+      return quoted + shape +
+             ": repository names are lowercase letters and digits, separated by '.', '_', '__', '-' or '/'";
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return "";
+}
+
+std::string CheckEnvName(std::string_view name) {
+  bool ok = !name.empty() && !IsDigit(name[0]) &&
+            std::all_of(name.begin(), name.end(), [](char c) { return IsAlnum(c) || c == '_'; });
+  if (ok) return "";
+  return "'" + std::string(name.substr(0, 64)) + (name.size() > 64 ? "..." : "") +
+         "' is not a variable name: letters, digits and '_', not starting with a digit";
+}
+
+std::string CheckHostname(std::string_view name) {
+  if (name.empty()) return "must not be empty (omit the key for the endpoint's name)";
+  std::string quoted = "'" + std::string(name.substr(0, 64)) + (name.size() > 64 ? "..." : "") + "'";
+  if (name.size() > 64) return quoted + " is longer than 64 characters";
+  for (size_t start = 0; start <= name.size();) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    bool ok = !label.empty() && label.size() <= 63 && IsAlnum(label.front()) && IsAlnum(label.back()) &&
+              std::all_of(label.begin(), label.end(), [](char c) { return IsAlnum(c) || c == '-'; });
+    if (!ok) {
+      return quoted +
+             " is not a hostname: labels of letters, digits and '-' (not first or last), joined by '.' (RFC 1123)";
+    }
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return "";
+}
+
+std::string CheckCpuList(std::string_view list) {
+  constexpr int kMaxCpu = 8191;  // the kernel's largest NR_CPUS
+  std::string bad = "'" + std::string(list.substr(0, 64)) + (list.size() > 64 ? "..." : "") +
+                    "' is not a CPU list: CPU numbers and ascending ranges 0-" + std::to_string(kMaxCpu) +
+                    " separated by ',', e.g. \"0-3,6\"";
+  if (list.empty() || list.size() > 1024) return bad;
+  auto number = [&](std::string_view s) -> std::optional<int> {
+    if (s.empty() || s.size() > 4 || !std::all_of(s.begin(), s.end(), IsDigit)) return std::nullopt;
+    int n = std::stoi(std::string(s));
+    return n <= kMaxCpu ? std::optional<int>(n) : std::nullopt;
+  };
+  for (size_t start = 0; start <= list.size();) {
+    size_t comma = list.find(',', start);
+    std::string_view item =
+        list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    size_t dash = item.find('-');
+    auto first = number(item.substr(0, dash));
+    auto last = dash == std::string_view::npos ? first : number(item.substr(dash + 1));
+    if (!first || !last || *first > *last) return bad;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return "";
+}
+
+std::string CheckAbsolutePath(std::string_view path) {
+  std::string quoted = "'" + std::string(path.substr(0, 300)) + (path.size() > 300 ? "..." : "") + "'";
+  if (path.empty() || path.front() != '/') return quoted + " must be an absolute path (starting with '/')";
+  if (path.find('\0') != std::string_view::npos) return quoted + " contains a NUL byte";
+  if (path.size() > 4095) return quoted + " is longer than 4095 characters";
+  for (size_t start = 1; start <= path.size();) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (path.substr(start, slash - start) == "..") return quoted + " must not contain '..' components";
+    start = slash + 1;
+  }
+  return "";
+}
+
 }  // namespace config_internal
+
+const char* RestartPolicyName(RestartPolicyDecl policy) {
+  switch (policy) {
+    case RestartPolicyDecl::kNo:
+      return "no";
+    case RestartPolicyDecl::kAlways:
+      return "always";
+    case RestartPolicyDecl::kOnFailure:
+      return "on-failure";
+  }
+  return "no";
+}
 
 Status ValidateConfig(const CloudConfig& config) {
   config_internal::Diagnostics diag;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -53,7 +54,12 @@ const std::vector<std::string> kPortKeys = {"name",  "interface",   "tap",  "mod
                                             "vlans", "native_vlan", "tpid", "max_macs"};
 const std::vector<std::string> kLinkKeys = {"name", "between", "vlans", "native_vlan", "tpid"};
 const std::vector<std::string> kEndpointKeys = {"name",      "switch",  "vlan", "netns", "interface",
-                                                "addresses", "gateway", "mac",  "mtu"};
+                                                "addresses", "gateway", "mac",  "mtu",   "container"};
+const std::vector<std::string> kContainerKeys = {"image", "command",  "entrypoint", "env",   "workdir",
+                                                 "user",  "hostname", "memory",     "cpus",  "cpuset",
+                                                 "pids",  "restart",  "read_only",  "mounts"};
+const std::vector<std::string> kMountKeys = {"source", "target", "read_only"};
+const std::vector<std::string> kRestartPolicies = {"no", "always", "on-failure"};
 const std::vector<std::string> kVpnKeys = {"name",  "listen_port", "private_key_file", "address", "attach",
                                            "peers", "mtu"};
 const std::vector<std::string> kVpnAttachKeys = {"switch", "vlan", "address"};
@@ -865,9 +871,213 @@ class YamlReader {
         ep.mac = ReadString(v, field, l);
       } else if (key == "mtu") {
         ep.mtu = ReadUint(v, field, l, config_limits::kMinMtu, config_limits::kMaxMtu).value_or(ep.mtu);
+      } else if (key == "container") {
+        ep.container = ReadContainer(v, field, l);
       }
     });
     return ep;
+  }
+
+  ContainerDecl ReadContainer(const YAML::Node& node, const std::string& path, int line) {
+    ContainerDecl c;
+    c.loc = Loc(line);
+    ForEachKey(node, path, line, kContainerKeys, &c.loc, [&](const std::string& key, const YAML::Node& v, int l) {
+      std::string field = Join(path, key);
+      if (key == "image") {
+        c.image = ReadString(v, field, l);
+      } else if (key == "command") {
+        c.command = ReadArgs(v, field, l);
+      } else if (key == "entrypoint") {
+        c.entrypoint = ReadArgs(v, field, l);
+      } else if (key == "env") {
+        ReadEnv(v, field, l, c.env);
+      } else if (key == "workdir") {
+        c.workdir = ReadString(v, field, l);
+      } else if (key == "user") {
+        ReadUser(v, field, l, c);
+      } else if (key == "hostname") {
+        c.hostname = ReadString(v, field, l);
+      } else if (key == "memory") {
+        c.memory_bytes = ReadMemory(v, field, l).value_or(0);
+      } else if (key == "cpus") {
+        c.nano_cpus = ReadCpus(v, field, l).value_or(0);
+      } else if (key == "cpuset") {
+        c.cpuset = ReadString(v, field, l);
+      } else if (key == "pids") {
+        c.pids = ReadUint(v, field, l, 1, config_limits::kMaxContainerPids).value_or(0);
+      } else if (key == "restart") {
+        std::string policy = ReadString(v, field, l);
+        if (policy == "no") {
+          c.restart = RestartPolicyDecl::kNo;
+        } else if (policy == "always") {
+          c.restart = RestartPolicyDecl::kAlways;
+        } else if (policy == "on-failure") {
+          c.restart = RestartPolicyDecl::kOnFailure;
+        } else if (v.IsScalar()) {
+          Fail(l, field,
+               "unknown restart policy " + Describe(v) + DidYouMean(policy, kRestartPolicies) +
+                   ": use no, always or on-failure");
+        }
+      } else if (key == "read_only") {
+        c.read_only = ReadBool(v, field, l).value_or(false);
+      } else if (key == "mounts") {
+        ForEachItem(v, field, l, config_limits::kMaxContainerMounts,
+                    [&](const YAML::Node& item, const std::string& item_path, int item_line) {
+                      ContainerMountDecl m;
+                      m.loc = Loc(item_line);
+                      ForEachKey(item, item_path, item_line, kMountKeys, &m.loc,
+                                 [&](const std::string& mkey, const YAML::Node& mv, int ml) {
+                                   std::string mfield = Join(item_path, mkey);
+                                   if (mkey == "source") m.source = ReadString(mv, mfield, ml);
+                                   if (mkey == "target") m.target = ReadString(mv, mfield, ml);
+                                   if (mkey == "read_only") m.read_only = ReadBool(mv, mfield, ml).value_or(false);
+                                 });
+                      c.mounts.push_back(std::move(m));
+                    });
+      }
+    });
+    return c;
+  }
+
+  // A command line as a list of arguments: [httpd, -f, -p, "8080"]; [] is an empty one (it clears the image's).
+  std::vector<std::string> ReadArgs(const YAML::Node& v, const std::string& field, int line) {
+    if (!v.IsSequence()) {
+      Fail(line, field,
+           "expected a list of arguments, e.g. [httpd, -f, -p, \"8080\"] ([] for none), got " + Describe(v));
+      return {};
+    }
+    return ReadStringList(v, field, line, config_limits::kMaxContainerArgs);
+  }
+
+  // env: {NAME: value}: a mapping kept as written (names checked here for their line, and again by the model checks).
+  void ReadEnv(const YAML::Node& node, const std::string& field, int line, std::map<std::string, std::string>& out) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) {
+      Fail(line, field, "expected a mapping of variable names to values, e.g. {PORT: \"8080\"}, got " + Describe(node));
+      return;
+    }
+    if (node.size() > config_limits::kMaxContainerEnv) {
+      d_.Add(file_, line, field,
+             std::to_string(node.size()) + " variables, at most " + std::to_string(config_limits::kMaxContainerEnv) +
+                 " allowed");
+    }
+    std::map<std::string, int> seen;
+    for (const auto& kv : node) {
+      if (out.size() >= config_limits::kMaxContainerEnv || !Spend()) return;
+      int key_line = LineOf(kv.first, line);
+      if (!kv.first.IsScalar()) {
+        d_.Add(file_, key_line, field, "variable names must be plain words, got " + Describe(kv.first));
+        continue;
+      }
+      std::string name = ReadString(kv.first, field, key_line);
+      std::string var_field = Join(field, Clip(name));
+      if (std::string why = config_internal::CheckEnvName(name); !why.empty()) {
+        Fail(key_line, var_field, why);
+        continue;
+      }
+      auto [it, fresh] = seen.emplace(name, key_line);
+      if (!fresh) {
+        d_.Add(file_, key_line, var_field, "duplicate variable (first at line " + std::to_string(it->second) + ")");
+        continue;
+      }
+      if (kv.second.IsNull()) {  // its mark is where the next token starts: report at the key
+        Fail(key_line, var_field, "expected a string, got nothing (write \"\" for an empty value)");
+        continue;
+      }
+      if (!kv.second.IsScalar()) {
+        Fail(LineOf(kv.second, key_line), var_field, "expected a string, got " + Describe(kv.second));
+        continue;
+      }
+      out[name] = ReadString(kv.second, var_field, LineOf(kv.second, key_line));
+    }
+  }
+
+  // user: "1000" or "1000:1000": numeric ids (the image's /etc/passwd is not consulted).
+  void ReadUser(const YAML::Node& v, const std::string& field, int line, ContainerDecl& c) {
+    std::string_view text = v.IsScalar() ? std::string_view(v.Scalar()) : std::string_view();
+    size_t colon = text.find(':');
+    auto id = [](std::string_view s) -> std::optional<uint32_t> {
+      auto n = IsDigits(s) ? ParseInteger(s) : std::nullopt;
+      // (uid_t)-1 means "unchanged" to setresuid(2): never a real id.
+      if (!n || *n >= UINT32_MAX) return std::nullopt;
+      return static_cast<uint32_t>(*n);
+    };
+    auto uid = id(text.substr(0, colon));
+    auto gid = colon == std::string_view::npos ? std::optional<uint32_t>() : id(text.substr(colon + 1));
+    if (!uid || (colon != std::string_view::npos && !gid)) {
+      Fail(line, field, "expected a numeric uid or uid:gid below 4294967295, e.g. \"1000:1000\", got " + Describe(v));
+      return;
+    }
+    c.uid = uid;
+    c.gid = gid;
+  }
+
+  // Bytes, or a number with a unit: k/K, m/M, g/G, t/T (powers of 1000) or Ki, Mi, Gi, Ti (powers of 1024).
+  std::optional<uint64_t> ReadMemory(const YAML::Node& v, const std::string& field, int line) {
+    std::string text = v.IsScalar() && v.Scalar().size() < 32 ? v.Scalar() : "";
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    std::string_view unit = std::string_view(text).substr(digits);
+    static const std::pair<std::string_view, uint64_t> kUnits[] = {
+        {"", 1},
+        {"k", 1000},
+        {"K", 1000},
+        {"m", 1000'000},
+        {"M", 1000'000},
+        {"g", 1000'000'000},
+        {"G", 1000'000'000},
+        {"t", 1000'000'000'000},
+        {"T", 1000'000'000'000},
+        {"Ki", uint64_t{1} << 10},
+        {"Mi", uint64_t{1} << 20},
+        {"Gi", uint64_t{1} << 30},
+        {"Ti", uint64_t{1} << 40},
+    };
+    const auto* u = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const auto& p) { return p.first == unit; });
+    if (digits == 0 || u == std::end(kUnits)) {
+      Fail(line, field, Describe(v) + " is not a size (e.g. 64Mi, 1G)");
+      return std::nullopt;
+    }
+    auto number = ParseInteger(std::string_view(text).substr(0, digits));  // saturates far beyond any limit
+    uint64_t bytes = static_cast<uint64_t>(*number) > config_limits::kMaxContainerMemory / u->second
+                         ? config_limits::kMaxContainerMemory + 1
+                         : static_cast<uint64_t>(*number) * u->second;
+    if (bytes < config_limits::kMinContainerMemory) {
+      Fail(line, field, Clip(text) + " is below the smallest memory limit, 4Mi (4194304 bytes)");
+      return std::nullopt;
+    }
+    if (bytes > config_limits::kMaxContainerMemory) {
+      Fail(line, field, Clip(text) + " is above the largest memory limit, 1024Ti");
+      return std::nullopt;
+    }
+    return bytes;
+  }
+
+  // A decimal number of CPUs, 0.001 or 2.5, exactly as billionths of a CPU.
+  std::optional<uint64_t> ReadCpus(const YAML::Node& v, const std::string& field, int line) {
+    std::string_view text = v.IsScalar() && v.Scalar().size() < 32 ? std::string_view(v.Scalar()) : "";
+    size_t dot = text.find('.');
+    std::string_view whole = text.substr(0, dot);
+    std::string_view fraction = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+    bool shaped = IsDigits(whole) && (dot == std::string_view::npos || IsDigits(fraction));
+    if (!shaped) {
+      Fail(line, field, "expected a number of CPUs such as 0.5 or 2, got " + Describe(v));
+      return std::nullopt;
+    }
+    if (fraction.size() > 9) {
+      Fail(line, field, std::string(text) + " is more precise than a billionth of a CPU");
+      return std::nullopt;
+    }
+    uint64_t nano = 0;
+    if (whole.size() <= 5) nano = static_cast<uint64_t>(*ParseInteger(whole)) * 1000'000'000;
+    uint64_t frac = fraction.empty() ? 0 : static_cast<uint64_t>(*ParseInteger(fraction));
+    for (size_t i = fraction.size(); i < 9; ++i) frac *= 10;
+    nano += frac;
+    if (whole.size() > 5 || nano == 0 || nano > config_limits::kMaxContainerNanoCpus) {
+      Fail(line, field, std::string(text) + " out of range: more than 0 and at most 1024 CPUs");
+      return std::nullopt;
+    }
+    return nano;
   }
 
   std::vector<std::string> ReadStringList(const YAML::Node& v, const std::string& field, int line, size_t max) {

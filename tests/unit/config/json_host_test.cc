@@ -37,7 +37,15 @@ const char* kRichYaml =
     "    addresses: [10.10.0.1/24, \"fd00:10::1/64\"]\n"
     "    gateway: 10.10.0.254\n"
     "    mac: \"02:00:00:00:00:01\"\n"
-    "    mtu: 1400\n";
+    "    mtu: 1400\n"
+    "    container:\n"  // line 25
+    "      image: busybox:latest\n"
+    "      command: [sleep, \"60\"]\n"
+    "      env: {MODE: test}\n"
+    "      user: \"1000\"\n"
+    "      memory: 64Mi\n"
+    "      cpus: 0.25\n"
+    "      mounts: [{source: /srv/data, target: /data, read_only: true}]\n";
 
 CloudConfig Rich() {
   auto config = ParseConfig(kRichYaml, "rich.yaml");
@@ -57,6 +65,11 @@ TEST(ConfigJson, RoundTripIsExact) {
   EXPECT_EQ(back->switches[0].ports[1].loc.line, 12);
   EXPECT_EQ(back->endpoints[0].loc.line_of("mtu"), 24);
   EXPECT_EQ(back->switches[0].ports[1].max_macs, 16u);
+  ASSERT_TRUE(back->endpoints[0].container.has_value());
+  EXPECT_EQ(back->endpoints[0].container->loc.line_of("memory"), 30);
+  EXPECT_EQ(back->endpoints[0].container->mounts[0].loc.line, 32);
+  EXPECT_EQ(back->endpoints[0].container->hostname, "a1");
+  EXPECT_FALSE(back->endpoints[0].container->gid.has_value());
   EXPECT_FALSE(back->switches[0].ports[0].max_macs.has_value());
   // Through text too, as it travels.
   auto reparsed = FromJson(nlohmann::json::parse(json.dump()));
@@ -81,6 +94,9 @@ TEST(ConfigJson, JsonShapeIsReadable) {
   EXPECT_EQ(json["switches"][0]["ports"][0]["tpid"], 0x88a8);
   EXPECT_EQ(json["links"][0]["between"], nlohmann::json::array({"sw1", "sw2"}));
   EXPECT_EQ(json["endpoints"][0]["netns"], "a1");
+  EXPECT_EQ(json["endpoints"][0]["container"]["memory_bytes"], 64 << 20);
+  EXPECT_EQ(json["endpoints"][0]["container"]["nano_cpus"], 250000000);
+  EXPECT_EQ(json["endpoints"][0]["container"]["restart"], "no");
 }
 
 TEST(ConfigJson, FromJsonRevalidatesWithYamlLocations) {
