@@ -804,13 +804,14 @@ Result<std::vector<oci::Digest>> ImageStore::Reachable(const oci::Index& index,
     std::string from;  // who refers to it, for the report
     // Children of an index (a multi-arch image pulled for one platform) and subjects may legitimately be absent.
     bool required;
+    std::string image;  // the ref.name of the index.json entry it was reached from
   };
   std::set<oci::Digest> seen;
   std::vector<oci::Digest> out;
   std::vector<Pending> todo;
   for (const oci::Descriptor& d : index.manifests) {
     const std::string name = RefName(d);
-    todo.push_back({d, "index.json" + (name.empty() ? std::string() : " (" + name + ")"), true});
+    todo.push_back({d, "index.json", true, name});
   }
   while (!todo.empty()) {
     Pending p = std::move(todo.back());
@@ -820,7 +821,8 @@ Result<std::vector<oci::Digest>> ImageStore::Reachable(const oci::Index& index,
     out.push_back(d.digest);
     if (!HasBlob(d.digest)) {
       if (missing != nullptr && p.required) {
-        missing->push_back({BlobPath(d.digest), "missing (" + d.media_type + ", referenced by " + p.from + ")"});
+        missing->push_back({BlobPath(d.digest), "missing (" + d.media_type + ", referenced by " + p.from +
+                                                    (p.image.empty() ? "" : " of " + p.image) + ")"});
       }
       continue;
     }
@@ -828,14 +830,14 @@ Result<std::vector<oci::Digest>> ImageStore::Reachable(const oci::Index& index,
     if (oci::IsManifestMediaType(d.media_type)) {
       Result<oci::Manifest> m = ReadManifest(d);
       if (!m.ok()) return m.error().wrap("reading a reachable manifest");
-      todo.push_back({m->config, "manifest " + here, true});
-      for (const oci::Descriptor& l : m->layers) todo.push_back({l, "manifest " + here, true});
-      if (m->subject) todo.push_back({*m->subject, "manifest " + here, false});
+      todo.push_back({m->config, "manifest " + here, true, p.image});
+      for (const oci::Descriptor& l : m->layers) todo.push_back({l, "manifest " + here, true, p.image});
+      if (m->subject) todo.push_back({*m->subject, "manifest " + here, false, p.image});
     } else if (oci::IsIndexMediaType(d.media_type)) {
       Result<oci::Index> idx = ReadIndex(d);
       if (!idx.ok()) return idx.error().wrap("reading a reachable index");
-      for (const oci::Descriptor& c : idx->manifests) todo.push_back({c, "index " + here, false});
-      if (idx->subject) todo.push_back({*idx->subject, "index " + here, false});
+      for (const oci::Descriptor& c : idx->manifests) todo.push_back({c, "index " + here, false, p.image});
+      if (idx->subject) todo.push_back({*idx->subject, "index " + here, false, p.image});
     }
   }
   return out;
