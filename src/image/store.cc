@@ -881,6 +881,11 @@ Result<VerifyReport> ImageStore::Verify() const {
   CL_ASSIGN_OR_RETURN(std::vector<std::string> algorithms, ListDir(root_ + "/blobs"));
   for (const std::string& algorithm : algorithms) {
     const std::string dir = root_ + "/blobs/" + algorithm;
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      report.problems.push_back({dir, "not a directory of blobs"});
+      continue;
+    }
     CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
     for (const std::string& name : names) {
       const std::string path = dir + "/" + name;
