@@ -61,65 +61,39 @@ constexpr Named<SeccompOp> kSeccompOps[] = {
 };
 
 // The kernel's capabilities in number order (include/uapi/linux/capability.h), CAP_CHOWN = 0 .. CAP_CHECKPOINT_RESTORE.
+// clang-format off
 constexpr std::string_view kCapabilities[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 };
+// clang-format on
 static_assert(std::size(kCapabilities) == 41);
 
+// clang-format off
 constexpr std::string_view kRlimits[] = {
-    "RLIMIT_CPU",      "RLIMIT_FSIZE",  "RLIMIT_DATA",    "RLIMIT_STACK",  "RLIMIT_CORE",  "RLIMIT_RSS",
-    "RLIMIT_NPROC",    "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS",     "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE", "RLIMIT_NICE",   "RLIMIT_RTPRIO",  "RLIMIT_RTTIME",
+    "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+    "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME",
 };
+// clang-format on
 
 // libseccomp's architecture names as the spec spells them.
+// clang-format off
 constexpr std::string_view kSeccompArchitectures[] = {
-    "SCMP_ARCH_X86",         "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",       "SCMP_ARCH_ARM",     "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS",        "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64",
-    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",    "SCMP_ARCH_PPC64",     "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
-    "SCMP_ARCH_S390X",       "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64",  "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64",
-    "SCMP_ARCH_M68K",        "SCMP_ARCH_SH",     "SCMP_ARCH_SHEB",
+    "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB",
 };
+// clang-format on
 
 constexpr std::string_view kSeccompFlags[] = {
     "SECCOMP_FILTER_FLAG_TSYNC",
@@ -782,6 +756,20 @@ Status Read(const json& v, const std::string& path, Seccomp* out) {
   return Field(v, path, "syscalls", &out->syscalls);
 }
 
+// The runtime turns a sysctl name into a path under /proc/sys, so a component must not climb out of it. Names with a
+// '/' are split on '/' only (interface names such as eth0.1 contain dots), others on '.'.
+bool IsSysctlName(const std::string& key) {
+  const char separator = key.find('/') != std::string::npos ? '/' : '.';
+  size_t start = 0;
+  while (true) {
+    size_t end = key.find(separator, start);
+    std::string_view part = std::string_view(key).substr(start, end == std::string::npos ? end : end - start);
+    if (part.empty() || part == "." || part == ".." || part.find('\0') != std::string_view::npos) return false;
+    if (end == std::string::npos) return true;
+    start = end + 1;
+  }
+}
+
 Status Read(const json& v, const std::string& path, Linux* out) {
   CL_RETURN_IF_ERROR(ExpectObject(v, path));
   CL_RETURN_IF_ERROR(Field(v, path, "namespaces", &out->namespaces));
@@ -799,8 +787,14 @@ Status Read(const json& v, const std::string& path, Linux* out) {
   CL_RETURN_IF_ERROR(Refuse(v, path, "timeOffsets", "time namespace offsets (the time namespace itself is fine)"));
   CL_RETURN_IF_ERROR(Field(v, path, "sysctl", &out->sysctl));
   for (const auto& [key, value] : out->sysctl) {
-    if (key.empty())
+    if (key.empty()) {
       return Bad(Key(path, "sysctl"), "empty key, expected a sysctl name such as \"net.ipv4.ip_forward\"");
+    }
+    if (!IsSysctlName(key)) {
+      return Bad(Key(path, "sysctl") + "[" + Quote(key) + "]",
+                 "not a sysctl name, expected dotted (\"net.ipv4.ip_forward\") or slashed "
+                 "(\"net/ipv4/conf/eth0.1/rp_filter\") components without \".\" or \"..\"");
+    }
   }
   CL_RETURN_IF_ERROR(Field(v, path, "resources", &out->resources));
   CL_RETURN_IF_ERROR(Field(v, path, "cgroupsPath", &out->cgroups_path));
@@ -829,9 +823,33 @@ Status Read(const json& v, const std::string& path, Linux* out) {
   return Refuse(v, path, "netDevices", "the runtime does not move network devices");
 }
 
+// runc's rule: a sysctl is set only inside a namespace the container has of its own, never on the host. The ipc and
+// uts ones are namespaced by the kernel; net.* by the network namespace; anything else would change the host.
+Status CheckSysctlNamespace(const std::string& key, const Linux& linux) {
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '/', '.');
+  const std::string path = "linux.sysctl[" + Quote(key) + "]";
+  static constexpr std::string_view kIpcSysctls[] = {"kernel.msgmax", "kernel.msgmnb",         "kernel.msgmni",
+                                                     "kernel.sem",    "kernel.shmall",         "kernel.shmmax",
+                                                     "kernel.shmmni", "kernel.shm_rmid_forced"};
+  if (Contains(kIpcSysctls, name) || name.starts_with("fs.mqueue.")) {
+    if (linux.has(NamespaceType::kIpc)) return {};
+    return Bad(path, "needs an ipc namespace (linux.namespaces has none; it would change the host's)");
+  }
+  if (name.starts_with("net.")) {
+    if (linux.has(NamespaceType::kNetwork)) return {};
+    return Bad(path, "needs a network namespace (linux.namespaces has none; it would change the host's)");
+  }
+  if ((name == "kernel.hostname" || name == "kernel.domainname") && linux.has(NamespaceType::kUts)) return {};
+  return Bad(path,
+             "not namespaced by the kernel: setting it would change the host (allowed: net.*, fs.mqueue.*, "
+             "kernel.msg*/sem/shm*, and kernel.hostname/domainname with a uts namespace)");
+}
+
 // Rules spanning sections, checked once everything is read.
 Status CheckConsistency(const Spec& spec) {
   const Linux& linux = spec.linux;
+  for (const auto& [key, value] : linux.sysctl) CL_RETURN_IF_ERROR(CheckSysctlNamespace(key, linux));
   if (!spec.hostname.empty() && !linux.has(NamespaceType::kUts)) {
     return Bad("hostname",
                "set, but linux.namespaces has no uts namespace (it would rename the host); add "

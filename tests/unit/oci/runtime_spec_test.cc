@@ -580,6 +580,26 @@ TEST(RuntimeSpecTest, SysctlHooksHostname) {
   json doc = Rich();
   doc["linux"]["sysctl"][""] = "1";
   EXPECT_THAT(ErrorOf(doc), HasSubstr("linux.sysctl: empty key"));
+  for (const char* bad : {"net/../../etc/passwd", "net..ipv4", ".net", "net/ipv4/", "a/./b"}) {
+    doc = Rich();
+    doc["linux"]["sysctl"][bad] = "1";
+    EXPECT_THAT(ErrorOf(doc), HasSubstr("linux.sysctl[\"" + std::string(bad) + "\"]: not a sysctl name")) << bad;
+  }
+  doc = Rich();
+  doc["linux"]["sysctl"]["net/ipv4/conf/eth0.1/rp_filter"] = "1";
+  doc["linux"]["sysctl"]["fs.mqueue.msg_max"] = "20";
+  doc["linux"]["sysctl"]["kernel.hostname"] = "box";
+  ExpectParses(doc);
+  // runc's rule: never a host sysctl.
+  doc = Rich();
+  doc["linux"]["sysctl"]["kernel.core_pattern"] = "|/tmp/x";
+  EXPECT_THAT(ErrorOf(doc), HasSubstr("linux.sysctl[\"kernel.core_pattern\"]: not namespaced by the kernel"));
+  doc = Rich();
+  doc["linux"]["namespaces"].erase(1);  // network
+  EXPECT_THAT(ErrorOf(doc), HasSubstr("linux.sysctl[\"net.ipv4.ip_forward\"]: needs a network namespace"));
+  doc = Rich();
+  doc["linux"]["namespaces"].erase(3);  // ipc
+  EXPECT_THAT(ErrorOf(doc), HasSubstr("linux.sysctl[\"kernel.shm_rmid_forced\"]: needs an ipc namespace"));
   doc = Rich();
   doc["hooks"]["createRuntime"][0]["path"] = "true";
   EXPECT_THAT(ErrorOf(doc), HasSubstr("hooks.createRuntime[0].path: \"true\" is not an absolute path"));
