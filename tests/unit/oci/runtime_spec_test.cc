@@ -281,6 +281,23 @@ void CheckAgainstRunc(bool rootless) {
 TEST(RuntimeSpecTest, RuncSpecOutputParses) { CheckAgainstRunc(false); }
 TEST(RuntimeSpecTest, RuncRootlessSpecOutputParses) { CheckAgainstRunc(true); }
 
+// The fuzz seeds (DefaultSpec's output, a rich spec, the config.json podman 4.3 wrote for `podman create --rootfs`)
+// are config.json files from the field: each parses and round-trips.
+TEST(RuntimeSpecTest, FuzzSeedsParseAndRoundTrip) {
+  const auto dir = std::filesystem::path(__FILE__).parent_path() / "../../fuzz/corpus/runtime_spec";
+  if (!std::filesystem::is_directory(dir)) GTEST_SKIP() << "no seeds at " << dir;
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto spec = ParseSpec(ReadFile(entry.path().string()));
+    ASSERT_TRUE(spec.ok()) << entry.path() << ": " << spec.error().message();
+    auto back = ParseSpec(SpecToJson(*spec));
+    ASSERT_TRUE(back.ok()) << entry.path() << ": " << back.error().message();
+    EXPECT_TRUE(*back == *spec) << entry.path();
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 3);
+}
+
 TEST(RuntimeSpecTest, NamespaceNames) {
   EXPECT_EQ(NamespaceName(NamespaceType::kPid), "pid");
   EXPECT_EQ(NamespaceName(NamespaceType::kNetwork), "network");
