@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "cli/firewall.h"
+#include "cli/image.h"  // REGISTRY-TEMP
+#include "cli/runtime.h"
 #include "cli/vpn.h"
 #include "control/daemon.h"
 
@@ -42,6 +44,8 @@ std::string ProjectPath(const std::string& file) {
 }
 
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  // `cloudlet runtime ...` takes runc's arguments verbatim; CLI11 would reinterpret them.
+  if (argc >= 2 && std::string_view(argv[1]) == "runtime") return RunRuntimeCli(argc - 1, argv + 1, out, err);
   CLI::App app{
       "cloudlet: a private cloud in one binary. One YAML file declares switches, VLANs, links and "
       "endpoints;\n`cloudlet up FILE` makes them real, `cloudlet down FILE` takes them away.",
@@ -99,6 +103,12 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* vpn = AddVpnCommands(app, vpn_args);
   FirewallArgs firewall_args;
   CLI::App* firewall = AddFirewallCommands(app, firewall_args);
+  ImageArgs image_args;  // REGISTRY-TEMP
+  CLI::App* image_cmd = AddImageCommands(app, image_args);  // REGISTRY-TEMP
+  app.add_subcommand("runtime",
+                     "The OCI runtime, runc's command line (also as a `cloudlet-runtime` symlink).  Example: "
+                     "cloudlet runtime run --bundle DIR ID")
+      ->allow_extras();
 
   try {
     app.parse(argc, argv);
@@ -118,6 +128,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (status->parsed()) return RunStatusCommand(socket_path, format, out, err);
   if (validate->parsed()) return RunValidateCommand(file, check_host, out, err);
   if (vpn->parsed()) return RunVpnCommand(vpn_args, out, err);
+  if (image_cmd->parsed()) return RunImageCommand(image_args, out, err);  // REGISTRY-TEMP
   if (firewall->parsed()) {
     firewall_args.socket_path = socket_path;
     return RunFirewallCommand(firewall_args, out, err);
