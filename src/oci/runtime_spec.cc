@@ -349,12 +349,14 @@ Status ExpectObject(const json& v, const std::string& path) {
   return v.is_object() ? Status::Ok() : Expected(v, path, "an object");
 }
 
-Status ReadNamed(const json& v, const std::string& path, std::string_view what, const std::string_view* begin,
-                 const std::string_view* end, std::string* out, const std::string& expected) {
+// A name from `table`; `expected` describes the choices (the table itself is listed when it is empty).
+template <size_t N>
+Status ReadNamed(const json& v, const std::string& path, std::string_view what, const std::string_view (&table)[N],
+                 std::string* out, std::string_view expected = {}) {
   CL_RETURN_IF_ERROR(Read(v, path, out));
-  if (std::find(begin, end, *out) == end)
-    return Bad(path, "unknown " + std::string(what) + " " + Quote(*out) + ", expected " + expected);
-  return {};
+  if (Contains(table, *out)) return {};
+  return Bad(path, "unknown " + std::string(what) + " " + Quote(*out) + ", expected " +
+                       (expected.empty() ? OneOf(table) : std::string(expected)));
 }
 
 // ---- process ----
@@ -384,8 +386,7 @@ Status ReadCapabilitySet(const json& v, const std::string& path, const char* key
   out->clear();
   for (size_t i = 0; i < m->size(); ++i) {
     out->emplace_back();
-    CL_RETURN_IF_ERROR(ReadNamed((*m)[i], At(set_path, i), "capability", std::begin(kCapabilities),
-                                 std::end(kCapabilities), &out->back(),
+    CL_RETURN_IF_ERROR(ReadNamed((*m)[i], At(set_path, i), "capability", kCapabilities, &out->back(),
                                  "a kernel capability name, CAP_CHOWN .. CAP_CHECKPOINT_RESTORE"));
   }
   return {};
@@ -404,8 +405,7 @@ Status Read(const json& v, const std::string& path, Rlimit* out) {
   CL_RETURN_IF_ERROR(ExpectObject(v, path));
   const json* type = Member(v, "type");
   if (type == nullptr) return Bad(Key(path, "type"), "missing, expected an RLIMIT_ name such as RLIMIT_NOFILE");
-  CL_RETURN_IF_ERROR(ReadNamed(*type, Key(path, "type"), "rlimit", std::begin(kRlimits), std::end(kRlimits), &out->type,
-                               OneOf(kRlimits)));
+  CL_RETURN_IF_ERROR(ReadNamed(*type, Key(path, "type"), "rlimit", kRlimits, &out->type));
   CL_RETURN_IF_ERROR(Required(v, path, "soft", &out->soft, "the soft limit"));
   CL_RETURN_IF_ERROR(Required(v, path, "hard", &out->hard, "the hard limit"));
   if (out->soft > out->hard) {
@@ -504,7 +504,7 @@ Status Read(const json& v, const std::string& path, Hooks* out) {
 Status Read(const json& v, const std::string& path, Namespace* out) {
   CL_RETURN_IF_ERROR(ExpectObject(v, path));
   std::string type;
-  CL_RETURN_IF_ERROR(Required(v, path, "type", &type, "a namespace type, " + OneOf(kNamespaces)));
+  CL_RETURN_IF_ERROR(Required(v, path, "type", &type, "a namespace type such as \"pid\""));
   auto known = Lookup(kNamespaces, type);
   if (!known) return Bad(Key(path, "type"), "unknown namespace " + Quote(type) + ", expected " + OneOf(kNamespaces));
   out->type = *known;
@@ -687,7 +687,7 @@ Status Read(const json& v, const std::string& path, Resources* out) {
 
 Status ReadAction(const json& obj, const std::string& path, const char* key, SeccompAction* out) {
   std::string name;
-  CL_RETURN_IF_ERROR(Required(obj, path, key, &name, "a seccomp action, " + OneOf(kSeccompActions)));
+  CL_RETURN_IF_ERROR(Required(obj, path, key, &name, "a seccomp action such as SCMP_ACT_ALLOW"));
   auto action = Lookup(kSeccompActions, name);
   if (!action) return Bad(Key(path, key), "unknown action " + Quote(name) + ", expected " + OneOf(kSeccompActions));
   *out = *action;
@@ -709,7 +709,7 @@ Status Read(const json& v, const std::string& path, SeccompArg* out) {
   CL_RETURN_IF_ERROR(Required(v, path, "value", &out->value, "the value to compare with"));
   CL_RETURN_IF_ERROR(Field(v, path, "valueTwo", &out->value_two));
   std::string op;
-  CL_RETURN_IF_ERROR(Required(v, path, "op", &op, "a comparison, " + OneOf(kSeccompOps)));
+  CL_RETURN_IF_ERROR(Required(v, path, "op", &op, "a comparison such as SCMP_CMP_EQ"));
   auto known = Lookup(kSeccompOps, op);
   if (!known) return Bad(Key(path, "op"), "unknown operator " + Quote(op) + ", expected " + OneOf(kSeccompOps));
   out->op = *known;
@@ -739,9 +739,8 @@ Status Read(const json& v, const std::string& path, Seccomp* out) {
     if (!archs->is_array()) return Expected(*archs, archs_path, "an array of SCMP_ARCH_ names");
     for (size_t i = 0; i < archs->size(); ++i) {
       out->architectures.emplace_back();
-      CL_RETURN_IF_ERROR(ReadNamed((*archs)[i], At(archs_path, i), "architecture", std::begin(kSeccompArchitectures),
-                                   std::end(kSeccompArchitectures), &out->architectures.back(),
-                                   OneOf(kSeccompArchitectures)));
+      CL_RETURN_IF_ERROR(
+          ReadNamed((*archs)[i], At(archs_path, i), "architecture", kSeccompArchitectures, &out->architectures.back()));
     }
   }
   if (const json* flags = Member(v, "flags")) {
@@ -749,8 +748,7 @@ Status Read(const json& v, const std::string& path, Seccomp* out) {
     if (!flags->is_array()) return Expected(*flags, flags_path, "an array of SECCOMP_FILTER_FLAG_ names");
     for (size_t i = 0; i < flags->size(); ++i) {
       out->flags.emplace_back();
-      CL_RETURN_IF_ERROR(ReadNamed((*flags)[i], At(flags_path, i), "flag", std::begin(kSeccompFlags),
-                                   std::end(kSeccompFlags), &out->flags.back(), OneOf(kSeccompFlags)));
+      CL_RETURN_IF_ERROR(ReadNamed((*flags)[i], At(flags_path, i), "flag", kSeccompFlags, &out->flags.back()));
     }
   }
   return Field(v, path, "syscalls", &out->syscalls);
