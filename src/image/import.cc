@@ -25,16 +25,17 @@ std::string Rfc3339(int64_t epoch) {
 
 Result<CommittedImage> CommitImage(ImageStore& store, const std::string& rootfs_dir, const ImageSettings& settings,
                                    std::string_view reference, const CommitOptions& options) {
-  CL_ASSIGN_OR_RETURN(Reference ref, Reference::Parse(reference));
-  if (ref.tag.empty()) return Error("image reference " + std::string(reference) + ": needs a tag to be stored under");
+  return CommitImageLayers(store, {rootfs_dir}, settings, reference, options);
+}
+
+namespace {
+
+// Writes `dir` as a layer into the store. The layer file is made in the store's ingest/ (so adopting it is a rename)
+// under a flock, which tells the store's cleanup of crashed writers that this file is live.
+Result<std::pair<LayerInfo, BlobInfo>> StoreLayer(ImageStore& store, const std::string& dir,
+                                                  const CommitOptions& options) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(rootfs_dir, ec)) return Error(rootfs_dir + ": not a directory");
-
-  // Blobs are unreachable until Tag(): keep GC away meanwhile.
-  CL_ASSIGN_OR_RETURN(StoreLease lease, store.Lease());
-
-  // The layer is written in the store's ingest/ (so adopting it is a rename) under a flock, which tells the store's
-  // cleanup of crashed writers that this file is live.
+  if (!std::filesystem::is_directory(dir, ec)) return Error(dir + ": not a directory");
   std::string temp = store.root() + "/ingest/import-XXXXXX";
   UniqueFd temp_fd(::mkstemp(temp.data()));
   if (!temp_fd.valid()) return ErrnoError("create a temporary layer file in " + store.root() + "/ingest");
@@ -43,12 +44,37 @@ Result<CommittedImage> CommitImage(ImageStore& store, const std::string& rootfs_
     std::string path;
     ~Cleanup() { ::unlink(path.c_str()); }  // gone already after a successful adopt
   } cleanup{temp};
-
   CreateOptions create;
   create.compression = options.compression;
   create.mtime = options.epoch;
-  CL_ASSIGN_OR_RETURN(LayerInfo layer, CreateLayer(rootfs_dir, temp, create));
+  CL_ASSIGN_OR_RETURN(LayerInfo layer, CreateLayer(dir, temp, create));
   CL_ASSIGN_OR_RETURN(BlobInfo blob, store.AdoptBlobFile(temp, layer.digest));
+  return std::make_pair(layer, blob);
+}
+
+}  // namespace
+
+Result<CommittedImage> CommitImageLayers(ImageStore& store, const std::vector<std::string>& layer_dirs,
+                                         const ImageSettings& settings, std::string_view reference,
+                                         const CommitOptions& options) {
+  CL_ASSIGN_OR_RETURN(Reference ref, Reference::Parse(reference));
+  if (ref.tag.empty()) return Error("image reference " + std::string(reference) + ": needs a tag to be stored under");
+  if (layer_dirs.empty()) return Error("an image needs at least one layer directory");
+
+  // Blobs are unreachable until Tag(): keep GC away meanwhile.
+  CL_ASSIGN_OR_RETURN(StoreLease lease, store.Lease());
+  CommittedImage out;
+  std::vector<oci::Digest> diff_ids;
+  for (const auto& dir : layer_dirs) {
+    CL_ASSIGN_OR_RETURN(auto stored, StoreLayer(store, dir, options));
+    oci::Descriptor d;
+    d.media_type = stored.first.media_type;
+    d.digest = stored.second.digest;
+    d.size = stored.second.size;
+    out.layers.push_back(d);
+    diff_ids.push_back(stored.first.diff_id);
+  }
+  out.layer = out.layers.back();
 
   oci::ImageConfig config;
   const oci::Platform host = oci::HostPlatform();
@@ -62,22 +88,20 @@ Result<CommittedImage> CommitImage(ImageStore& store, const std::string& rootfs_
   config.config.working_dir = settings.working_dir;
   config.config.user = settings.user;
   config.config.labels = settings.labels;
-  config.diff_ids = {layer.diff_id};
-  oci::History history;
-  history.created = config.created;
-  history.created_by = options.created_by;
-  config.history = {history};
+  config.diff_ids = diff_ids;
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    oci::History history;
+    history.created = config.created;
+    history.created_by = options.created_by;
+    config.history.push_back(history);
+  }
 
-  CommittedImage out;
-  out.layer.media_type = layer.media_type;
-  out.layer.digest = blob.digest;
-  out.layer.size = blob.size;
   CL_ASSIGN_OR_RETURN(out.config, store.PutDocument(oci::kMediaTypeImageConfig, oci::Serialize(config)));
 
   oci::Manifest manifest;
   manifest.media_type = oci::kMediaTypeImageManifest;
   manifest.config = out.config;
-  manifest.layers = {out.layer};
+  manifest.layers = out.layers;
   CL_ASSIGN_OR_RETURN(out.manifest, store.PutDocument(oci::kMediaTypeImageManifest, oci::Serialize(manifest)));
   out.reference = ref.str();
   CL_RETURN_IF_ERROR(store.Tag(out.reference, out.manifest));

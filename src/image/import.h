@@ -36,13 +36,20 @@ struct CommitOptions {
 struct CommittedImage {
   oci::Descriptor manifest;  // what the reference now names
   oci::Descriptor config;
-  oci::Descriptor layer;
+  oci::Descriptor layer;  // the last (top) layer
+  std::vector<oci::Descriptor> layers;
   std::string reference;  // normalized
 };
 
 // Writes `rootfs_dir` as a one-layer image for the host platform and tags it `reference`.
 Result<CommittedImage> CommitImage(ImageStore& store, const std::string& rootfs_dir, const ImageSettings& settings,
                                    std::string_view reference, const CommitOptions& options = {});
+
+// Same with several layers: each directory becomes one layer, the first the base (no whiteouts: a later directory
+// adds and replaces files, it cannot delete).
+Result<CommittedImage> CommitImageLayers(ImageStore& store, const std::vector<std::string>& layer_dirs,
+                                         const ImageSettings& settings, std::string_view reference,
+                                         const CommitOptions& options = {});
 
 // A busybox base image (BuildBusyboxRootfs in a temporary directory, Cmd ["sh"]) tagged `reference`.
 Result<CommittedImage> ImportBusybox(ImageStore& store, std::string_view reference, const CommitOptions& options = {});

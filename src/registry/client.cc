@@ -184,6 +184,7 @@ class Session {
       if (challenge_ && challenge_->scheme == "bearer" && !tokens_.contains(key) && !scopes.empty()) {
         CL_RETURN_IF_ERROR(FetchToken(scopes));
       }
+      if (challenge_ && challenge_->scheme == "basic" && credentials_) basic_ = true;
       HttpRequest req = make();
       if (auto t = tokens_.find(key); t != tokens_.end()) {
         req.headers.push_back("Authorization: Bearer " + t->second);
