@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -144,14 +145,15 @@ Status SeccompFilter::Load() {
 }
 
 std::string SeccompFilter::Pfc() const {
-  char* buf = nullptr;
-  size_t len = 0;
-  FILE* mem = open_memstream(&buf, &len);
-  if (!mem) return "";
-  seccomp_export_pfc(static_cast<scmp_filter_ctx>(ctx_), fileno(mem));
-  fclose(mem);
-  std::string out(buf ? buf : "", len);
-  free(buf);
+  int fd = memfd_create("seccomp-pfc", MFD_CLOEXEC);
+  if (fd < 0) return "";
+  seccomp_export_pfc(static_cast<scmp_filter_ctx>(ctx_), fd);
+  std::string out;
+  char buf[4096];
+  lseek(fd, 0, SEEK_SET);
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
   return out;
 }
 
