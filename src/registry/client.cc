@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -49,11 +52,69 @@ bool Transient(long status) {
   return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-// One line per blob on a terminal, redrawn at most 10 times a second.
+// One line per blob on a terminal ("<digest>  12.0 MiB / 40.0 MiB  85.1 MiB/s"), the lines of parallel transfers
+// redrawn together (cursor up, rewrite) at most 10 times a second. Shared by the transfers of one process.
+class ProgressBoard {
+ public:
+  static ProgressBoard& Get() {
+    static ProgressBoard board;
+    return board;
+  }
+  size_t Add(std::string label, uint64_t total) {
+    std::lock_guard<std::mutex> l(mu_);
+    lines_.push_back(Line{std::move(label), total, 0, std::chrono::steady_clock::now(), false});
+    DrawLocked(true);
+    return lines_.size() - 1;
+  }
+  void Set(size_t id, uint64_t done, bool finished) {
+    std::lock_guard<std::mutex> l(mu_);
+    lines_[id].done = done;
+    lines_[id].finished = lines_[id].finished || finished;
+    DrawLocked(finished);
+  }
+
+ private:
+  struct Line {
+    std::string label;
+    uint64_t total, done;
+    std::chrono::steady_clock::time_point start;
+    bool finished;
+  };
+  static std::string Mib(uint64_t n) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1 << 20));
+    return buf;
+  }
+  void DrawLocked(bool force) {
+    auto now = std::chrono::steady_clock::now();
+    if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    std::string out;
+    if (drawn_ > 0) out += "\x1b[" + std::to_string(drawn_) + "A";
+    for (const auto& line : lines_) {
+      double secs = std::chrono::duration<double>(now - line.start).count();
+      double rate = secs > 0 ? static_cast<double>(line.done) / secs / (1 << 20) : 0;
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "\r\x1b[K%-14s %s / %s  %.1f MiB/s%s\n", line.label.c_str(),
+                    Mib(line.done).c_str(), Mib(line.total).c_str(), rate, line.finished ? "  done" : "");
+      out += buf;
+    }
+    drawn_ = lines_.size();
+    ssize_t rc = ::write(STDERR_FILENO, out.data(), out.size());
+    (void)rc;
+  }
+
+  std::mutex mu_;
+  std::vector<Line> lines_;
+  size_t drawn_ = 0;
+  std::chrono::steady_clock::time_point last_{};
+};
+
 class Progress {
  public:
-  Progress(bool enabled, std::string label, uint64_t total)
-      : enabled_(enabled), label_(std::move(label)), total_(total), start_(std::chrono::steady_clock::now()) {}
+  Progress(bool enabled, std::string label, uint64_t total) : enabled_(enabled) {
+    if (enabled_) id_ = ProgressBoard::Get().Add(std::move(label), total);
+  }
   ~Progress() { Finish(); }
   void Add(uint64_t n) {
     done_ += n;
@@ -61,37 +122,21 @@ class Progress {
     auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
-    Draw(false);
+    ProgressBoard::Get().Set(id_, done_, false);
   }
   void Reset() { done_ = 0; }
   void Finish() {
     if (!enabled_ || finished_) return;
     finished_ = true;
-    Draw(true);
+    ProgressBoard::Get().Set(id_, done_, true);
   }
 
  private:
-  static std::string Mib(uint64_t n) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(n) / (1 << 20));
-    return buf;
-  }
-  void Draw(bool last) {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    double rate = secs > 0 ? static_cast<double>(done_) / secs / (1 << 20) : 0;
-    char line[256];
-    std::snprintf(line, sizeof line, "\r%-24s %s / %s  %.1f MiB/s%s", label_.c_str(), Mib(done_).c_str(),
-                  Mib(total_).c_str(), rate, last ? "\n" : "");
-    ssize_t rc = ::write(STDERR_FILENO, line, std::strlen(line));
-    (void)rc;
-  }
-
   bool enabled_;
-  std::string label_;
-  uint64_t total_;
+  size_t id_ = 0;
   uint64_t done_ = 0;
   bool finished_ = false;
-  std::chrono::steady_clock::time_point start_, last_{};
+  std::chrono::steady_clock::time_point last_{};
 };
 
 // A registry connection: base URL, one HttpClient (keep-alive), the auth state (challenge, tokens per scope set).
@@ -105,6 +150,22 @@ class Session {
   }
 
   const std::string& registry() const { return registry_; }
+
+  // A second connection to the same registry with the same auth state (tokens, challenge), for parallel transfers.
+  std::unique_ptr<Session> Fork() const {
+    auto s = std::unique_ptr<Session>(new Session(options_));
+    s->registry_ = registry_;
+    s->host_ = host_;
+    s->scheme_ = scheme_;
+    s->base_ = base_;
+    s->allow_http_ = allow_http_;
+    s->verify_tls_ = verify_tls_;
+    s->credentials_ = credentials_;
+    s->challenge_ = challenge_;
+    s->basic_ = basic_;
+    s->tokens_ = tokens_;
+    return s;
+  }
 
   // Decides the scheme, refuses plain http where it is not allowed, finds the credentials, probes GET /v2/.
   Status Connect() {
@@ -231,6 +292,10 @@ class Session {
   }
 
  private:
+  explicit Session(const RegistryOptions& options) : options_(options) {
+    http_.SetTimeouts(options.connect_timeout_seconds, options.stall_timeout_seconds);
+  }
+
   static std::string Join(const std::vector<std::string>& scopes) {
     std::string out;
     for (const auto& s : scopes) out += s + " ";
@@ -331,6 +396,47 @@ class Session {
   bool basic_ = false;
   std::map<std::string, std::string> tokens_;
 };
+
+// Runs `work(session, item)` for every item on up to kParallelTransfers connections (forks of `s`; the first item's
+// errors stop the others from starting more). Registries serve blobs of one image in parallel, as docker and skopeo
+// fetch them.
+constexpr size_t kParallelTransfers = 4;
+
+template <typename Item>
+Status ForEachParallel(Session& s, const std::vector<Item>& items,
+                       const std::function<Status(Session&, const Item&)>& work) {
+  if (items.size() <= 1) {
+    for (const auto& item : items) CL_RETURN_IF_ERROR(work(s, item));
+    return Status::Ok();
+  }
+  std::mutex mu;
+  std::optional<Error> first_error;
+  std::atomic<size_t> next{0};
+  auto worker = [&](Session& session) {
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (first_error) return;
+      }
+      size_t i = next.fetch_add(1);
+      if (i >= items.size()) return;
+      Status st = work(session, items[i]);
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (!first_error) first_error = st.error();
+      }
+    }
+  };
+  const size_t n = std::min(items.size(), kParallelTransfers);
+  std::vector<std::unique_ptr<Session>> forks;
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) forks.push_back(s.Fork());
+  for (auto& f : forks) threads.emplace_back(worker, std::ref(*f));
+  worker(s);
+  for (auto& t : threads) t.join();
+  if (first_error) return *first_error;
+  return Status::Ok();
+}
 
 // ---------------------------------------------------------------- pull
 
@@ -458,8 +564,20 @@ class Pusher {
       }
     } else if (oci::IsManifestMediaType(type)) {
       CL_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(bytes));
-      CL_RETURN_IF_ERROR(PushBlob(manifest.config));
-      for (const auto& l : manifest.layers) CL_RETURN_IF_ERROR(PushBlob(l));
+      std::vector<Descriptor> blobs = {manifest.config};
+      blobs.insert(blobs.end(), manifest.layers.begin(), manifest.layers.end());
+      std::mutex mu;
+      CL_RETURN_IF_ERROR(ForEachParallel<Descriptor>(s_, blobs, [&](Session& session, const Descriptor& b) -> Status {
+        PushResult one;
+        Pusher worker(session, store_, remote_, from_, options_, one);
+        CL_RETURN_IF_ERROR(worker.PushBlob(b));
+        std::lock_guard<std::mutex> l(mu);
+        result_.blobs_uploaded += one.blobs_uploaded;
+        result_.blobs_present += one.blobs_present;
+        result_.blobs_mounted += one.blobs_mounted;
+        result_.bytes_uploaded += one.bytes_uploaded;
+        return Status::Ok();
+      }));
     } else {
       return Error(d.digest.str() + ": neither a manifest nor an index (media type " + type + ")");
     }
@@ -469,6 +587,7 @@ class Pusher {
  private:
   std::string BlobsPath() const { return "/v2/" + remote_.repository + "/blobs/"; }
 
+  // Pushes one blob (HEAD, mount or upload).
   Status PushBlob(const Descriptor& d) {
     CL_ASSIGN_OR_RETURN(HttpResponse head,
                         s_.Send([&] { return s_.Request("HEAD", s_.Url(BlobsPath() + d.digest.str())); }, scopes_,
@@ -685,8 +804,18 @@ Result<PullResult> Pull(image::ImageStore& store, std::string_view reference, co
   CL_RETURN_IF_ERROR(oci::CheckImageManifest(*manifest));
 
   PullResult result;
-  CL_RETURN_IF_ERROR(FetchBlob(s, store, ref, manifest->config, options, result));
-  for (const auto& layer : manifest->layers) CL_RETURN_IF_ERROR(FetchBlob(s, store, ref, layer, options, result));
+  std::vector<Descriptor> blobs = {manifest->config};
+  blobs.insert(blobs.end(), manifest->layers.begin(), manifest->layers.end());
+  std::mutex mu;
+  CL_RETURN_IF_ERROR(ForEachParallel<Descriptor>(s, blobs, [&](Session& session, const Descriptor& d) -> Status {
+    PullResult one;
+    CL_RETURN_IF_ERROR(FetchBlob(session, store, ref, d, options, one));
+    std::lock_guard<std::mutex> l(mu);
+    result.blobs_fetched += one.blobs_fetched;
+    result.blobs_present += one.blobs_present;
+    result.bytes_fetched += one.bytes_fetched;
+    return Status::Ok();
+  }));
   CL_ASSIGN_OR_RETURN(oci::ImageConfig config, store.ReadConfig(manifest->config));
   CL_RETURN_IF_ERROR(oci::CheckConfigMatchesManifest(config, *manifest));
 
