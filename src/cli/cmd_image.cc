@@ -210,6 +210,7 @@ CLI::App* AddImageCommands(CLI::App& app, ImageArgs& a) {
                                "Images: the local OCI store, import, pull and push.  Example: cloudlet image pull "
                                "127.0.0.1:5000/app:1");
   a.image->require_subcommand(1);
+  a.image->fallthrough();  // --store may follow the subcommand: `cloudlet image ls --store DIR`
   a.image->footer(kImageFooter);
   a.image->add_option("--store", a.store, "The image store, an OCI image layout (env CLOUDLET_IMAGE_STORE)")
       ->capture_default_str()
@@ -234,7 +235,7 @@ CLI::App* AddImageCommands(CLI::App& app, ImageArgs& a) {
   a.rm->add_option("REF", a.reference, "Image reference")->required();
   a.import = a.image->add_subcommand(
       "import",
-      "Make a one-layer image from a directory, or a busybox base image.  Example: cloudlet image import "
+      "Make an image from directories (one layer each), or a busybox base image.  Example: cloudlet image import "
       "--busybox localhost/busybox:latest");
   a.import->add_flag("--busybox", a.busybox, "Build a busybox root filesystem (Debian's busybox-static) instead");
   a.import
