@@ -130,8 +130,8 @@ Result<std::optional<Credentials>> LookupCredentialsIn(const std::string& path, 
   if (auths == doc.end() || !auths->is_object()) return std::optional<Credentials>{};
   std::vector<std::string> wanted = {std::string(registry)};
   if (registry == "docker.io") {
-    wanted.push_back("index.docker.io");
-    wanted.push_back("registry-1.docker.io");
+    wanted.emplace_back("index.docker.io");
+    wanted.emplace_back("registry-1.docker.io");
   }
   for (const std::string& want : wanted) {
     for (const auto& [key, entry] : auths->items()) {
@@ -139,9 +139,11 @@ Result<std::optional<Credentials>> LookupCredentialsIn(const std::string& path, 
       auto auth = entry.find("auth");
       if (auth == entry.end() || !auth->is_string()) continue;
       Result<std::string> decoded = Base64Decode(auth->get<std::string>());
-      if (!decoded.ok()) return Error(path + ": auths[\"" + key + "\"].auth is not base64");
+      std::string where = path;
+      where += ": auths[\"" + key + "\"].auth";
+      if (!decoded.ok()) return Error(where + " is not base64");
       Result<Credentials> creds = ParseCredentials(*decoded);
-      if (!creds.ok()) return Error(path + ": auths[\"" + key + "\"].auth is not base64 of user:password");
+      if (!creds.ok()) return Error(where + " is not base64 of user:password");
       return std::optional<Credentials>(*creds);
     }
   }

@@ -430,6 +430,7 @@ Status ForEachParallel(Session& s, const std::vector<Item>& items,
   const size_t n = std::min(items.size(), kParallelTransfers);
   std::vector<std::unique_ptr<Session>> forks;
   std::vector<std::thread> threads;
+  threads.reserve(n);
   for (size_t i = 1; i < n; ++i) forks.push_back(s.Fork());
   for (auto& f : forks) threads.emplace_back(worker, std::ref(*f));
   worker(s);
@@ -454,7 +455,7 @@ Result<Document> FetchManifest(Session& s, const image::Reference& ref, const st
                                           [&] {
                                             HttpRequest req = s.Request(
                                                 "GET", s.Url("/v2/" + ref.repository + "/manifests/" + tag_or_digest));
-                                            req.headers.push_back(kManifestAccept);
+                                            req.headers.emplace_back(kManifestAccept);
                                             req.max_body = oci::kMaxJsonDocumentSize;
                                             return req;
                                           },
@@ -656,7 +657,7 @@ class Pusher {
             [&] {
               pos = offset;
               HttpRequest req = s_.Request("PATCH", location);
-              req.headers.push_back("Content-Type: application/octet-stream");
+              req.headers.emplace_back("Content-Type: application/octet-stream");
               req.headers.push_back("Content-Range: " + std::to_string(offset) + "-" +
                                     std::to_string(offset + len - 1));
               req.reader = body_from(&pos);
@@ -692,7 +693,7 @@ class Pusher {
         [&] {
           pos = offset;
           HttpRequest req = s_.Request("PUT", with_digest(location));
-          req.headers.push_back("Content-Type: application/octet-stream");
+          req.headers.emplace_back("Content-Type: application/octet-stream");
           if (offset < size) {
             req.reader = body_from(&pos);
             req.body_size = static_cast<int64_t>(size - offset);
