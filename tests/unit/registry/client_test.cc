@@ -132,6 +132,33 @@ TEST_F(ClientTest, PullPicksThePlatformFromAnIndex) {
   EXPECT_NE(wrong.error().message().find("s390x"), std::string::npos) << wrong.error().message();
 }
 
+TEST_F(ClientTest, PullFollowsBlobRedirects) {
+  FakeRegistry reg;
+  reg.auth = FakeRegistry::Auth::kBearer;
+  reg.redirect_blobs = true;
+  TestImage img;
+  img.Serve(reg, "app:1");
+  image::ImageStore store = Store();
+  Result<PullResult> r = Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(reg.Count("GET /storage/"), 2);
+  EXPECT_TRUE(store.HasBlob(img.layer_desc.digest));
+}
+
+TEST_F(ClientTest, PullRetriesAnInterruptedBlobDownload) {
+  FakeRegistry reg;
+  TestImage img(200 * 1024, 3);
+  img.Serve(reg, "app:1");
+  reg.truncate_blob_gets = 1;
+  image::ImageStore store = Store();
+  Result<PullResult> r = Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(reg.Count("GET /v2/app/blobs/"), 3) << "two blobs, one fetched twice";
+  Result<image::VerifyReport> v = store.Verify();
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok());
+}
+
 TEST_F(ClientTest, BearerChallengeTokenRetry) {
   FakeRegistry reg;
   reg.auth = FakeRegistry::Auth::kBearer;
@@ -311,6 +338,20 @@ TEST_F(ClientTest, PushChunkedResumesAfterInterruptedPatch) {
   EXPECT_EQ(reg.blobs[img.layer_desc.digest.str()], img.layer);
   EXPECT_EQ(reg.Count("PATCH"), 6) << "5 chunks, one of them sent twice";
   EXPECT_GE(reg.Count("GET /v2/big/blobs/uploads/"), 1) << "asked the server how far the upload got";
+}
+
+TEST_F(ClientTest, PushRestartsAnUploadTheServerLost) {
+  FakeRegistry reg;
+  TestImage img(300 * 1024, 9);
+  image::ImageStore store = Store();
+  img.Store(store, "localhost/big:1");
+  options_.chunk_size = 64 * 1024;
+  reg.drop_patch_number = 2;
+  reg.forget_uploads_on_drop = true;  // the status query then answers 404: start over
+  Result<PushResult> r = Push(store, "localhost/big:1", reg.host() + "/big:1", options_);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(reg.blobs[img.layer_desc.digest.str()], img.layer);
+  EXPECT_EQ(reg.Count("POST /v2/big/blobs/uploads/"), 3) << "config, layer, and the layer's restart";
 }
 
 TEST_F(ClientTest, PushMountsFromAnotherRepository) {

@@ -37,7 +37,8 @@ struct Reply {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  bool head = false;  // HEAD: Content-Length of the body, no body sent
+  bool head = false;      // HEAD: Content-Length of the body, no body sent
+  bool truncate = false;  // send half the body, then close
 };
 
 class FakeRegistry {
@@ -55,7 +56,11 @@ class FakeRegistry {
   int manifest_429s = 0;                                                 // ... with 429 Retry-After: 1
   int drop_patch_number = -1;  // the Nth PATCH (0-based) reads part of its body and closes the connection
   bool allow_mount = true;
-  bool blob_head_misses = false;  // HEAD of a blob answers 404 (the repository does not hold it)
+  bool blob_head_misses = false;
+  bool redirect_blobs = false;          // blob GETs answer 307 to /storage/<digest> (as registries redirect to S3)
+  int truncate_blob_gets = 0;           // the next N blob GETs send half the body, then close the connection
+  bool forget_uploads_on_drop = false;  // a dropped PATCH loses its upload session (status GET: 404)  // HEAD of a blob
+                                        // answers 404 (the repository does not hold it)
 
   FakeRegistry() {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -97,9 +102,17 @@ class FakeRegistry {
       if (::poll(&p, 1, 50) <= 0) continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      ServeConnection(c);
-      ::close(c);
+      if (connections_.size() >= 256) {  // bounded
+        ::close(c);
+        continue;
+      }
+      // A thread per connection: the client transfers blobs over several connections at once.
+      connections_.emplace_back([this, c] {
+        ServeConnection(c);
+        ::close(c);
+      });
     }
+    for (auto& t : connections_) t.join();
   }
 
   // Reads until `buf` holds `n` bytes or the peer stops (bounded by the poll timeout and the stop flag).
@@ -155,29 +168,35 @@ class FakeRegistry {
         std::lock_guard<std::mutex> l(mu_);
         log_.push_back(req.method + " " + req.target);
       }
+      std::unique_lock<std::mutex> handler(handler_mu_);
       if (req.method == "PATCH" && patches_++ == drop_patch_number) {
         // Take part of the body, then vanish: an interrupted upload.
         while (buf.size() < std::min<size_t>(length, 4096)) {
           if (!ReadMore(c, buf)) break;
         }
+        if (forget_uploads_on_drop) uploads_.clear();
         return;
       }
+      handler.unlock();
       while (buf.size() < length) {
         if (!ReadMore(c, buf)) return;
       }
       req.body = buf.substr(0, length);
       buf.erase(0, length);
+      handler.lock();
       Reply reply = Handle(req);
+      handler.unlock();
       std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " X\r\n";
       for (const auto& [k, v] : reply.headers) out += k + ": " + v + "\r\n";
       out += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n";
-      if (req.method != "HEAD") out += reply.body;
+      if (req.method != "HEAD") out += reply.truncate ? reply.body.substr(0, reply.body.size() / 2) : reply.body;
       size_t sent = 0;
       while (sent < out.size()) {
         ssize_t n = ::send(c, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) return;
         sent += static_cast<size_t>(n);
       }
+      if (reply.truncate) return;
     }
   }
 
@@ -231,6 +250,13 @@ class FakeRegistry {
   }
 
   Reply Handle(const Request& req) {
+    if (req.path.starts_with("/storage/")) {  // the "object storage" blobs redirect to: no registry auth
+      auto it = blobs.find(req.path.substr(9));
+      if (it == blobs.end()) return Json(404, "NOT_FOUND", "no such object");
+      Reply r;
+      r.body = it->second;
+      return r;
+    }
     if (req.path == "/token") {
       if (!req.Header("authorization").empty() &&
           req.Header("authorization") != "Basic " + Base64Encode(basic.username + ":" + basic.password)) {
@@ -327,11 +353,21 @@ class FakeRegistry {
     if (size_t b = rest.find("/blobs/"); b != std::string::npos) {
       std::string digest = rest.substr(b + 7);
       if (req.method == "HEAD" && blob_head_misses) return Json(404, "BLOB_UNKNOWN", "blob unknown");
+      if (req.method == "GET" && redirect_blobs) {
+        Reply r;
+        r.status = 307;
+        r.headers.emplace_back("Location", "http://" + host() + "/storage/" + digest);
+        return r;
+      }
       auto it = blobs.find(digest);
       if (it == blobs.end()) return Json(404, "BLOB_UNKNOWN", "blob unknown");
       Reply r;
       r.headers.emplace_back("Content-Type", "application/octet-stream");
       r.body = corrupt_blobs.contains(digest) ? corrupt_blobs[digest] : it->second;
+      if (req.method == "GET" && truncate_blob_gets > 0) {
+        --truncate_blob_gets;
+        r.truncate = true;
+      }
       return r;
     }
     return Json(404, "NOT_FOUND", "no such route");
@@ -341,7 +377,9 @@ class FakeRegistry {
   int port_ = 0;
   std::thread thread_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
+  std::mutex mu_;          // log_
+  std::mutex handler_mu_;  // the registry's state (maps, knobs, counters)
+  std::vector<std::thread> connections_;
   std::vector<std::string> log_;
   int patches_ = 0;
   int upload_counter_ = 0;
