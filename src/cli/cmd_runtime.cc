@@ -60,7 +60,6 @@ const std::set<std::string> kValueFlags = {"--root",
                                            "--process",
                                            "-p",
                                            "--format",
-                                           "-f",
                                            "--signal",
                                            "-s",
                                            "--cap",
@@ -87,7 +86,8 @@ struct Args {
 };
 
 // Parses flags until the first positional argument when `stop_at_positional` (global flags / exec's command).
-size_t ParseFlags(const std::vector<std::string>& argv, size_t i, Args& out, bool stop_after_first_positional) {
+size_t ParseFlags(const std::vector<std::string>& argv, size_t i, Args& out, bool stop_after_first_positional,
+                  bool f_takes_value = false) {
   for (; i < argv.size(); ++i) {
     const std::string& a = argv[i];
     if (a == "--") {
@@ -107,7 +107,9 @@ size_t ParseFlags(const std::vector<std::string>& argv, size_t i, Args& out, boo
         out.flags[name].push_back("true");
         continue;
       }
-      if (!has_value && kValueFlags.count(name) && i + 1 < argv.size()) {
+      // "-f" is --format for list, --force for delete.
+      bool takes_value = kValueFlags.count(name) > 0 || (f_takes_value && name == "-f");
+      if (!has_value && takes_value && i + 1 < argv.size()) {
         value = argv[++i];
         has_value = true;
       }
@@ -236,13 +238,13 @@ int RunRuntimeCli(int argc, const char* const* argv, std::ostream& out, std::ost
   log.path = global.Get("--log");
   log.json = global.Get("--log-format", "text") == "json";
   log.debug = global.Has("--debug");
-  if (global.Has("--help") || global.Has("-h") || global.positional.empty()) {
-    (global.positional.empty() && !global.Has("--help") && !global.Has("-h") ? err : out) << kUsage;
-    return global.positional.empty() && !global.Has("--help") && !global.Has("-h") ? kExitBadInput : kExitOk;
-  }
   if (global.Has("--version") || global.Has("-v")) {
     out << "cloudlet-runtime version 0.1.0\nspec: 1.2.0\n";
     return kExitOk;
+  }
+  if (global.Has("--help") || global.Has("-h") || global.positional.empty()) {
+    (global.positional.empty() && !global.Has("--help") && !global.Has("-h") ? err : out) << kUsage;
+    return global.positional.empty() && !global.Has("--help") && !global.Has("-h") ? kExitBadInput : kExitOk;
   }
   if (global.Has("--systemd-cgroup")) log.Debug("--systemd-cgroup ignored: cgroups are managed through cgroupfs");
   std::string command = global.positional[0];
@@ -252,7 +254,7 @@ int RunRuntimeCli(int argc, const char* const* argv, std::ostream& out, std::ost
     size_t j = ParseFlags(args, i, a, true);
     for (; j < args.size(); ++j) a.positional.push_back(args[j]);
   } else {
-    ParseFlags(args, i, a, false);
+    ParseFlags(args, i, a, false, command == "list");
   }
   container::RuntimeOptions ro;
   ro.root = global.Get("--root", container::kDefaultRuntimeRoot);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Container start cycle: create + start + delete of /bin/true (busybox rootfs, one bundle, runc's default spec) with
+# cloudlet's runtime (the `cloudlet-runtime` name of the binary) and with Debian's runc, alternating which goes first,
+# N rounds each. Each cycle waits for nothing but the three commands: /bin/true has exited by the time delete runs or
+# delete finds it exiting. Registry push/pull throughput is bench/containers_registry.sh.
+#
+# Prints the mean ms per cycle for each runtime and the ratio; the last line is
+#   containers start_vs_runc=<cloudlet time / runc time> push_vs_skopeo=n/a pull_vs_skopeo=n/a   (<1: cloudlet faster)
+# Usage: bench/containers.sh PATH_TO_CLOUDLET [--quick] [--rounds N]
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
+# shellcheck source=tests/e2e/runtime_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/runtime_lib.sh"
+[[ $# -ge 1 ]] || { echo "usage: $0 PATH_TO_CLOUDLET [--quick] [--rounds N]" >&2; exit 2; }
+cloudlet=$1
+shift
+rounds=200
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) rounds=20 ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+rt_setup "$cloudlet"
+require_cmd runc
+B="$E2E_TMP/bundle"
+rt_bundle "$B" /bin/true
+RUNC_ROOT="$E2E_TMP/runcroot"
+e2e_defer "for c in \$(runc --root '$RUNC_ROOT' list -q 2>/dev/null); do runc --root '$RUNC_ROOT' delete -f \$c; done"
+
+# cycle RUNTIME ROOT ID: one create+start+delete; prints nothing, fails loudly.
+cycle() {
+  "$1" --root "$2" create --bundle "$B" "$3" && "$1" --root "$2" start "$3" && "$1" --root "$2" delete --force "$3"
+}
+# timed RUNTIME ROOT ROUND: elapsed ns of one cycle.
+timed() {
+  local t0 t1
+  t0=$(date +%s%N)
+  cycle "$1" "$2" "b$3" >/dev/null || fail "$1: create/start/delete failed in round $3"
+  t1=$(date +%s%N)
+  echo $((t1 - t0))
+}
+
+# Warm both (page cache, cgroup hierarchy) before measuring.
+for i in 1 2 3; do timed "$RUNTIME" "$RT_ROOT" "w$i" >/dev/null; timed runc "$RUNC_ROOT" "w$i" >/dev/null; done
+ours=0 theirs=0
+for ((i = 0; i < rounds; i++)); do
+  if ((i % 2 == 0)); then
+    ours=$((ours + $(timed "$RUNTIME" "$RT_ROOT" "$i")))
+    theirs=$((theirs + $(timed runc "$RUNC_ROOT" "$i")))
+  else
+    theirs=$((theirs + $(timed runc "$RUNC_ROOT" "$i")))
+    ours=$((ours + $(timed "$RUNTIME" "$RT_ROOT" "$i")))
+  fi
+done
+python3 - "$ours" "$theirs" "$rounds" <<'PY'
+import sys
+ours, theirs, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+print(f"cloudlet-runtime create+start+delete /bin/true: {ours / n / 1e6:.2f} ms (mean of {n})")
+print(f"runc             create+start+delete /bin/true: {theirs / n / 1e6:.2f} ms (mean of {n})")
+print(f"containers start_vs_runc={ours / theirs:.3f} push_vs_skopeo=n/a pull_vs_skopeo=n/a")
+PY
