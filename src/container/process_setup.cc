@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -70,6 +71,15 @@ Status ApplyRlimits(const std::vector<oci::Rlimit>& rlimits) {
       if (l.type == k.name) res = k.resource;
     if (res < 0) return Error("process.rlimits: unknown type \"" + l.type + "\"");
     rlimit r{static_cast<rlim_t>(l.soft), static_cast<rlim_t>(l.hard)};
+    if (setrlimit(res, &r) == 0) continue;
+    // Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace, which a runtime inside a sandbox
+    // (itself a user namespace) lacks even as root: engines ask for more than the host allows (podman: nofile
+    // 1048576). Give the most we may rather than fail; below the current hard limit nothing changes.
+    rlimit cur{};
+    if (errno != EPERM || getrlimit(res, &cur) != 0 || r.rlim_max <= cur.rlim_max)
+      return ErrnoError("setrlimit " + l.type);
+    r.rlim_max = cur.rlim_max;
+    r.rlim_cur = std::min(r.rlim_cur, cur.rlim_max);
     if (setrlimit(res, &r) != 0) return ErrnoError("setrlimit " + l.type);
   }
   return Status::Ok();

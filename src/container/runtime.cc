@@ -251,8 +251,6 @@ void ResetSignals() {
     auto prop = ParsePropagation(spec.linux.rootfs_propagation);
     if (::mount(nullptr, "/", nullptr, *prop, nullptr) != 0) InitFail(c, ErrnoError("set rootfs propagation"));
   }
-  for (const auto& p : spec.linux.masked_paths) INIT_CHECK(MaskPath(p));
-  for (const auto& p : spec.linux.readonly_paths) INIT_CHECK(ReadonlyPath(p));
   for (const auto& [key, value] : spec.linux.sysctl) {
     std::string path = "/proc/sys/" + key;
     for (size_t i = 10; i < path.size(); ++i)
@@ -260,6 +258,9 @@ void ResetSignals() {
     Status s = WriteText(path, value);
     if (!s.ok()) InitFail(c, s.error().wrap("linux.sysctl " + key));
   }
+  // After sysctl: /proc/sys is usually among the read-only paths.
+  for (const auto& p : spec.linux.masked_paths) INIT_CHECK(MaskPath(p));
+  for (const auto& p : spec.linux.readonly_paths) INIT_CHECK(ReadonlyPath(p));
   if (!spec.hostname.empty() && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     InitFail(c, ErrnoError("sethostname"));
   if (!spec.domainname.empty() && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
