@@ -9,21 +9,24 @@
 #
 # Prints MB/s per tool and operation, then the ratios; the last line is
 #   registry push_vs_skopeo=<cloudlet MB/s / skopeo MB/s> pull_vs_skopeo=<...>   (>1: cloudlet is faster)
-# Usage: bench/containers_registry.sh PATH_TO_CLOUDLET [--quick] [--rounds N]
+# Usage: bench/containers_registry.sh [BUILD_DIR] [--cloudlet PATH] [--quick] [--rounds N]   (BUILD_DIR: build)
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
-CLOUDLET=$(realpath "${1:?usage: $0 PATH_TO_CLOUDLET [--quick] [--rounds N]}")
-shift
-rounds=3 mb=100
+BUILD_DIR=build CLOUDLET_ARG="" rounds=3 mb=100
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) rounds=1 mb=24 ;;
     --rounds) rounds=$2; shift ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
+    --cloudlet) CLOUDLET_ARG=$2; shift ;;
+    -*) echo "usage: $0 [BUILD_DIR] [--cloudlet PATH] [--quick] [--rounds N]" >&2; exit 2 ;;
+    *) BUILD_DIR=$1 ;;
   esac
   shift
 done
+CLOUDLET=${CLOUDLET_ARG:-$BUILD_DIR/cloudlet}
+[[ -x $CLOUDLET ]] || { echo "$CLOUDLET is not an executable (build it: ninja -C $BUILD_DIR cloudlet)" >&2; exit 2; }
+CLOUDLET=$(realpath "$CLOUDLET")
 require_cmd docker-registry skopeo jq python3
 T=$(e2e_tmpdir)
 export CLOUDLET_IMAGE_STORE=$T/store
