@@ -111,6 +111,20 @@ TEST_F(ClientTest, PullStoresVerifiedBlobsAndTags) {
   EXPECT_EQ(again->blobs_present, 2u);
 }
 
+TEST_F(ClientTest, PullByDigestTagsTheDigest) {
+  FakeRegistry reg;
+  TestImage img;
+  img.Serve(reg, "app:" + img.manifest_desc.digest.str());
+  image::ImageStore store = Store();
+  Result<PullResult> r =
+      Pull(store, reg.host() + "/app@" + img.manifest_desc.digest.str(), oci::HostPlatform(), options_);
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->reference, reg.host() + "/app:sha256-" + img.manifest_desc.digest.hex());
+  Result<oci::Descriptor> d = store.Resolve(reg.host() + "/app@" + img.manifest_desc.digest.str());
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ(d->digest, img.manifest_desc.digest);
+}
+
 TEST_F(ClientTest, PullPicksThePlatformFromAnIndex) {
   FakeRegistry reg;
   TestImage img;
