@@ -6,13 +6,16 @@
 #
 # Prints the mean ms per cycle for each runtime and the ratio; the last line is
 #   containers start_vs_runc=<cloudlet time / runc time> push_vs_skopeo=n/a pull_vs_skopeo=n/a   (<1: cloudlet faster)
-# Usage: bench/containers.sh PATH_TO_CLOUDLET [--quick] [--rounds N]
+# Usage: bench/containers.sh PATH_TO_CLOUDLET [--quick] [--rounds N] [--runtime-only PATH]
+#   --runtime-only PATH  measure a runtime-only build (src/cli/main.cc with CLOUDLET_RUNTIME_ONLY + cmd_runtime.cc +
+#                        cloudlet_container) instead of the full binary, to see what the full binary's library loading
+#                        costs per command
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/runtime_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/runtime_lib.sh"
-[[ $# -ge 1 ]] || { echo "usage: $0 PATH_TO_CLOUDLET [--quick] [--rounds N]" >&2; exit 2; }
+[[ $# -ge 1 ]] || { echo "usage: $0 PATH_TO_CLOUDLET [--quick] [--rounds N] [--runtime-only PATH]" >&2; exit 2; }
 cloudlet=$1
 shift
 rounds=200
@@ -20,6 +23,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) rounds=20 ;;
     --rounds) rounds=$2; shift ;;
+    --runtime-only) cloudlet=$2; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -56,10 +60,10 @@ for ((i = 0; i < rounds; i++)); do
     ours=$((ours + $(timed "$RUNTIME" "$RT_ROOT" "$i")))
   fi
 done
-python3 - "$ours" "$theirs" "$rounds" <<'PY'
+python3 - "$ours" "$theirs" "$rounds" "$cloudlet" <<'PY'
 import sys
 ours, theirs, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-print(f"cloudlet-runtime create+start+delete /bin/true: {ours / n / 1e6:.2f} ms (mean of {n})")
+print(f"cloudlet-runtime ({sys.argv[4]}) create+start+delete /bin/true: {ours / n / 1e6:.2f} ms (mean of {n})")
 print(f"runc             create+start+delete /bin/true: {theirs / n / 1e6:.2f} ms (mean of {n})")
 print(f"containers start_vs_runc={ours / theirs:.3f} push_vs_skopeo=n/a pull_vs_skopeo=n/a")
 PY

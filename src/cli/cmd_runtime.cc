@@ -146,11 +146,20 @@ struct Logger {
       f << "time=\"" << Now() << "\" level=" << level << " msg=\"" << msg << "\"\n";
     }
   }
-  void Debug(const std::string& msg) const {
+  void Debug(const std::string& raw) const {
     if (!debug) return;
+    // Milliseconds since the command started: where a slow create spends its time.
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double ms =
+        static_cast<double>(ts.tv_sec - start.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec - start.tv_nsec) / 1e6;
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "[%.3f ms] ", ms);
+    std::string msg = prefix + raw;
     Write("debug", msg);
     if (path.empty()) *err << "debug: " << msg << "\n";
   }
+  timespec start{};
   int Fail(const std::string& msg) const {
     Write("error", msg);
     *err << "cloudlet-runtime: " << msg << "\n";
@@ -234,6 +243,7 @@ int RunRuntimeCli(int argc, const char* const* argv, std::ostream& out, std::ost
   Args global;
   size_t i = ParseFlags(args, 0, global, true);
   Logger log;
+  clock_gettime(CLOCK_MONOTONIC, &log.start);
   log.err = &err;
   log.path = global.Get("--log");
   log.json = global.Get("--log-format", "text") == "json";

@@ -502,6 +502,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
     c.caps = std::move(caps);
   }
 
+  debug("spec parsed");
   CL_ASSIGN_OR_RETURN(CgroupLayout layout, CgroupLayout::Detect());
   {
     auto cg = Cgroup::Create(layout, s.linux.cgroups_path, id);
@@ -515,6 +516,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
   }
   debug("cgroup layout: " + std::string(layout.version == CgroupVersion::kV1 ? "v1" : "v2") + ", " +
         std::to_string(layout.v1.size()) + " v1 hierarchies, unified " + layout.unified);
+  debug("cgroup created");
   if (layout.version == CgroupVersion::kV1) {
     c.cgroup_v1 = V1Sources(layout, *l.cgroup);
   } else {
@@ -572,6 +574,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
     Status st = l.cgroup->AddProcess(pid);
     if (!st.ok()) return st.error().wrap("cgroup");
   }
+  debug("init in its cgroup");
   if (s.process->oom_score_adj) {
     CL_RETURN_IF_ERROR(
         WriteText("/proc/" + std::to_string(pid) + "/oom_score_adj", std::to_string(*s.process->oom_score_adj)));
@@ -599,6 +602,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
     l.pidfd.reset();
     return Error("container init exited during setup (status " + std::to_string(status) + ")");
   }
+  debug("init ready");
   if (console_peer.valid()) {
     CL_ASSIGN_OR_RETURN(l.master, RecvFd(console_peer.get()));
   }
@@ -716,7 +720,10 @@ Status Runtime::Delete(const std::string& id, bool force) {
     PidfdSignal(pidfd.get(), SIGKILL);
     if (!WaitPidfd(pidfd.get(), 10000)) return Error("container \"" + id + "\" did not exit after SIGKILL");
   }
-  return Teardown(Dir(id), r, nullptr);
+  Debug("container stopped");
+  Status st = Teardown(Dir(id), r, nullptr);
+  Debug("cgroup and state removed");
+  return st;
 }
 
 namespace {
