@@ -355,6 +355,18 @@ std::vector<CgroupMountSource> V1Sources(const CgroupLayout& layout, const Cgrou
   return out;
 }
 
+// systemd's "slice:prefix:name" form of linux.cgroupsPath (what engines pass with --systemd-cgroup) as the cgroupfs
+// directory systemd would use: "/slice/prefix-name.scope". cloudlet always manages the directories itself.
+std::string CgroupfsPath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  size_t a = path.find(':');
+  size_t b = a == std::string::npos ? a : path.find(':', a + 1);
+  if (b == std::string::npos || path.find(':', b + 1) != std::string::npos) return path;
+  std::string slice = path.substr(0, a), prefix = path.substr(a + 1, b - a - 1), name = path.substr(b + 1);
+  if (slice.empty()) slice = "system.slice";
+  return "/" + slice + "/" + (prefix.empty() ? name : prefix + "-" + name) + ".scope";
+}
+
 // The device rules runc adds after the spec's: mknod of anything (the node is useless without access), the default
 // devices, /dev/pts, /dev/ptmx, /dev/net/tun, and the devices the spec lists.
 oci::Resources WithDefaultDevices(oci::Resources r, const std::vector<oci::Device>& devices) {
@@ -473,7 +485,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
   r.rootfs = rootfs;
   r.created = NowRfc3339();
   r.annotations = s.annotations;
-  r.cgroups_path = s.linux.cgroups_path;
+  r.cgroups_path = CgroupfsPath(s.linux.cgroups_path);
   CL_RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", config_text));
   if (!run_mode && mkfifo((dir + "/exec.fifo").c_str(), 0622) != 0) return ErrnoError("mkfifo exec.fifo");
   if (!run_mode) ::chmod((dir + "/exec.fifo").c_str(), 0622);
@@ -505,7 +517,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
   debug("spec parsed");
   CL_ASSIGN_OR_RETURN(CgroupLayout layout, CgroupLayout::Detect());
   {
-    auto cg = Cgroup::Create(layout, s.linux.cgroups_path, id);
+    auto cg = Cgroup::Create(layout, r.cgroups_path, id);
     if (!cg.ok()) return cg.error().wrap("cgroup");
     l.cgroup = std::move(*cg);
   }
