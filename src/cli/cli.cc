@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "cli/firewall.h"
-#include "cli/image.h"  // REGISTRY-TEMP
 #include "cli/runtime.h"
 #include "cli/vpn.h"
 #include "control/daemon.h"
@@ -103,8 +102,6 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* vpn = AddVpnCommands(app, vpn_args);
   FirewallArgs firewall_args;
   CLI::App* firewall = AddFirewallCommands(app, firewall_args);
-  ImageArgs image_args;  // REGISTRY-TEMP
-  CLI::App* image_cmd = AddImageCommands(app, image_args);  // REGISTRY-TEMP
   app.add_subcommand("runtime",
                      "The OCI runtime, runc's command line (also as a `cloudlet-runtime` symlink).  Example: "
                      "cloudlet runtime run --bundle DIR ID")
@@ -128,7 +125,6 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (status->parsed()) return RunStatusCommand(socket_path, format, out, err);
   if (validate->parsed()) return RunValidateCommand(file, check_host, out, err);
   if (vpn->parsed()) return RunVpnCommand(vpn_args, out, err);
-  if (image_cmd->parsed()) return RunImageCommand(image_args, out, err);  // REGISTRY-TEMP
   if (firewall->parsed()) {
     firewall_args.socket_path = socket_path;
     return RunFirewallCommand(firewall_args, out, err);
