@@ -577,16 +577,7 @@ Result<BlobInfo> ImageStore::AdoptBlobFile(const std::string& path, const std::o
     return info;
   }
   oci::Sha256 hash;
-  std::vector<char> buf(kCopyChunk);
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError("read " + path);
-    }
-    if (n == 0) break;
-    hash.Update(buf.data(), static_cast<size_t>(n));
-  }
+  CL_RETURN_IF_ERROR(oci::Sha256UpdateFromFd(fd.get(), path, &hash));
   BlobInfo info;
   info.size = static_cast<int64_t>(hash.bytes());
   info.digest = hash.Finish();

@@ -112,20 +112,24 @@ Digest Sha256::Finish() {
   return *Digest::Parse("sha256:" + ToHex(out, len));
 }
 
-Result<Digest> Sha256OfFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoError("open " + path);
-  Sha256 h;
+Status Sha256UpdateFromFd(int fd, const std::string& path, Sha256* hash) {
   std::vector<unsigned char> buf(1 << 20);
   for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("read " + path);
     }
-    if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
+    if (n == 0) return Status::Ok();
+    hash->Update(buf.data(), static_cast<size_t>(n));
   }
+}
+
+Result<Digest> Sha256OfFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open " + path);
+  Sha256 h;
+  CL_RETURN_IF_ERROR(Sha256UpdateFromFd(fd.get(), path, &h));
   return h.Finish();
 }
 

@@ -53,4 +53,8 @@ class Sha256 {
 // Hashes a file (bounded reads). Errors name the file.
 Result<Digest> Sha256OfFile(const std::string& path);
 
+// Feeds everything from `fd`'s current offset to end of file into `hash` (bounded reads, EINTR retried), for callers
+// that must hash the very file they opened and checked. Errors name `path`.
+Status Sha256UpdateFromFd(int fd, const std::string& path, Sha256* hash);
+
 }  // namespace cloudlet::oci

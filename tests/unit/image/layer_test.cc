@@ -24,64 +24,23 @@
 
 #include "image/rootfs.h"
 #include "oci/digest.h"
+#include "test_util.h"
 
 namespace cloudlet::image {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/layer_test.XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
+using test_util::Exists;
+using test_util::ReadFile;
+using test_util::Shell;
+using test_util::TempDir;
+using test_util::WriteFile;
 
 bool IsRoot() { return ::geteuid() == 0; }
-
-// Runs a shell command, returns its stdout; `status` gets the exit status.
-std::string Shell(const std::string& cmd, int* status = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  int st = ::pclose(p);
-  if (status != nullptr) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 std::string Sha256Sum(const std::string& cmd) {
   std::string out = Shell(cmd + " | sha256sum");
   return "sha256:" + out.substr(0, 64);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << content;
-}
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
 }
 
 // Writes test layers entry by entry with libarchive, as a hostile or unusual producer might.

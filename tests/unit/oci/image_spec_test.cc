@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <string>
 
 namespace cloudlet::oci {
@@ -239,6 +240,17 @@ struct BadCase {
   std::string want;  // substring of the error
 };
 
+// Every case must fail to parse, with an error that contains `want`.
+template <typename ParseFn, size_t N>
+void ExpectAllRejected(const BadCase (&cases)[N], ParseFn parse) {
+  for (const BadCase& c : cases) {
+    auto r = parse(c.json);
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_NE(r.error().message().find(c.want), std::string::npos)
+        << c.name << ": got \"" << r.error().message() << "\", want \"" << c.want << "\"";
+  }
+}
+
 TEST(ImageSpecTest, InvalidManifestsNamePath) {
   const std::string good_config =
       R"({"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" + D('c') + R"(","size":2})";
@@ -293,12 +305,7 @@ TEST(ImageSpecTest, InvalidManifestsNamePath) {
            D('a') + R"(","size":1,"platform":{"architecture":"amd64"}}})",
        "manifest: subject.platform.os: required"},
   };
-  for (const BadCase& c : cases) {
-    Result<Manifest> m = ParseManifest(c.json);
-    ASSERT_FALSE(m.ok()) << c.name;
-    EXPECT_NE(m.error().message().find(c.want), std::string::npos)
-        << c.name << ": got \"" << m.error().message() << "\", want \"" << c.want << "\"";
-  }
+  ExpectAllRejected(cases, ParseManifest);
 }
 
 TEST(ImageSpecTest, InvalidIndexesAndConfigsNamePath) {
@@ -336,12 +343,7 @@ TEST(ImageSpecTest, InvalidIndexesAndConfigsNamePath) {
        R"({"os":"linux","architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]},"history":[{},{"empty_layer":"yes"}]})",
        "image config: history[1].empty_layer: expected a boolean"},
   };
-  for (const BadCase& c : cases) {
-    Result<ImageConfig> r = ParseImageConfig(c.json);
-    ASSERT_FALSE(r.ok()) << c.name;
-    EXPECT_NE(r.error().message().find(c.want), std::string::npos)
-        << c.name << ": got \"" << r.error().message() << "\", want \"" << c.want << "\"";
-  }
+  ExpectAllRejected(cases, ParseImageConfig);
 }
 
 TEST(ImageSpecTest, DiffIdsMustMatchLayers) {

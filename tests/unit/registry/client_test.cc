@@ -85,6 +85,14 @@ class ClientTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error().message();
     return std::move(s).value();
   }
+  // Serves a fresh test image as <registry>/app:1 and pulls it into a new store; the retry tests differ only in the
+  // transient failures they set on `reg` first.
+  Result<PullResult> PullServedApp(FakeRegistry& reg) {
+    TestImage img;
+    img.Serve(reg, "app:1");
+    image::ImageStore store = Store();
+    return Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  }
 
   std::string dir_;
   RegistryOptions options_;
@@ -287,22 +295,16 @@ TEST_F(ClientTest, ManifestDigestMismatchIsRefused) {
 
 TEST_F(ClientTest, RetriesAfter503) {
   FakeRegistry reg;
-  TestImage img;
-  img.Serve(reg, "app:1");
   reg.manifest_503s = 2;
-  image::ImageStore store = Store();
-  Result<PullResult> r = Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  Result<PullResult> r = PullServedApp(reg);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(reg.Count("GET /v2/app/manifests/1"), 3);
 }
 
 TEST_F(ClientTest, GivesUpAfterBoundedAttempts) {
   FakeRegistry reg;
-  TestImage img;
-  img.Serve(reg, "app:1");
   reg.manifest_503s = 100;
-  image::ImageStore store = Store();
-  Result<PullResult> r = Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  Result<PullResult> r = PullServedApp(reg);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("503"), std::string::npos) << r.error().message();
   EXPECT_EQ(reg.Count("GET /v2/app/manifests/1"), options_.max_attempts);
@@ -310,11 +312,8 @@ TEST_F(ClientTest, GivesUpAfterBoundedAttempts) {
 
 TEST_F(ClientTest, HonoursRetryAfterOn429) {
   FakeRegistry reg;
-  TestImage img;
-  img.Serve(reg, "app:1");
   reg.manifest_429s = 1;
-  image::ImageStore store = Store();
-  Result<PullResult> r = Pull(store, reg.host() + "/app:1", oci::HostPlatform(), options_);
+  Result<PullResult> r = PullServedApp(reg);
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(reg.Count("GET /v2/app/manifests/1"), 2);
 }
