@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Container start cycle: create + start + delete of /bin/true (busybox rootfs, one bundle, runc's default spec) with
-# cloudlet's runtime (the `cloudlet-runtime` name of the binary) and with Debian's runc, alternating which goes first,
-# N rounds each. Each cycle waits for nothing but the three commands: /bin/true has exited by the time delete runs or
-# delete finds it exiting. Registry push/pull throughput is bench/containers_registry.sh.
+# cloudlet's runtime and with Debian's runc, alternating which goes first, N rounds each. Each cycle waits for nothing
+# but the three commands: /bin/true has exited by the time delete runs or delete finds it exiting. The runtime is the
+# `cloudlet-runtime` executable built next to `cloudlet` (the runtime alone: it execs in ~2 ms, where the full binary's
+# ~55 shared libraries cost ~15-20 ms per command); without it, the full binary under the `cloudlet-runtime` name.
+# Then registry push/pull throughput against skopeo (bench/containers_registry.sh) unless --no-registry.
 #
 # Prints the mean ms per cycle for each runtime and the ratio; the last line is
-#   containers start_vs_runc=<cloudlet time / runc time> push_vs_skopeo=n/a pull_vs_skopeo=n/a   (<1: cloudlet faster)
-# Usage: bench/containers.sh PATH_TO_CLOUDLET [--quick] [--rounds N] [--runtime-only PATH]
-#   --runtime-only PATH  measure a runtime-only build (src/cli/main.cc with CLOUDLET_RUNTIME_ONLY + cmd_runtime.cc +
-#                        cloudlet_container) instead of the full binary, to see what the full binary's library loading
-#                        costs per command
+#   containers start_vs_runc=<cloudlet time / runc time (<1: faster)> push_vs_skopeo=<cloudlet MB/s / skopeo MB/s>
+#              pull_vs_skopeo=<cloudlet MB/s / skopeo MB/s (>1: faster)>
+# Usage: bench/containers.sh PATH_TO_CLOUDLET [--quick] [--rounds N] [--runtime-only PATH] [--no-registry]
+#   --runtime-only PATH  the runtime executable to measure (default: cloudlet-runtime beside PATH_TO_CLOUDLET)
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
@@ -19,15 +20,22 @@ source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/runtime_lib.sh"
 cloudlet=$1
 shift
 rounds=200
+runtime_bin=""
+registry=1
+quick=()
 while [[ $# -gt 0 ]]; do
   case $1 in
-    --quick) rounds=20 ;;
+    --quick) rounds=20; quick=(--quick) ;;
     --rounds) rounds=$2; shift ;;
-    --runtime-only) cloudlet=$2; shift ;;
+    --runtime-only) runtime_bin=$2; shift ;;
+    --no-registry) registry=0 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
+full_cloudlet=$cloudlet
+[[ -z "$runtime_bin" && -x "$(dirname "$cloudlet")/cloudlet-runtime" ]] && runtime_bin=$(dirname "$cloudlet")/cloudlet-runtime
+[[ -n "$runtime_bin" ]] && cloudlet=$runtime_bin
 rt_setup "$cloudlet"
 require_cmd runc
 B="$E2E_TMP/bundle"
@@ -60,10 +68,19 @@ for ((i = 0; i < rounds; i++)); do
     ours=$((ours + $(timed "$RUNTIME" "$RT_ROOT" "$i")))
   fi
 done
-python3 - "$ours" "$theirs" "$rounds" "$cloudlet" <<'PY'
+push=n/a pull=n/a
+if ((registry)); then
+  reg_out=$(bash "$(dirname "${BASH_SOURCE[0]}")/containers_registry.sh" --cloudlet "$full_cloudlet" "${quick[@]}" 2>&1) ||
+    echo "containers_registry.sh failed" >&2
+  echo "$reg_out"
+  last=$(grep '^registry push_vs_skopeo=' <<<"$reg_out" | tail -n 1)
+  [[ "$last" =~ push_vs_skopeo=([0-9.]+) ]] && push=${BASH_REMATCH[1]}
+  [[ "$last" =~ pull_vs_skopeo=([0-9.]+) ]] && pull=${BASH_REMATCH[1]}
+fi
+python3 - "$ours" "$theirs" "$rounds" "$cloudlet" "$push" "$pull" <<'PY'
 import sys
 ours, theirs, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 print(f"cloudlet-runtime ({sys.argv[4]}) create+start+delete /bin/true: {ours / n / 1e6:.2f} ms (mean of {n})")
 print(f"runc             create+start+delete /bin/true: {theirs / n / 1e6:.2f} ms (mean of {n})")
-print(f"containers start_vs_runc={ours / theirs:.3f} push_vs_skopeo=n/a pull_vs_skopeo=n/a")
+print(f"containers start_vs_runc={ours / theirs:.3f} push_vs_skopeo={sys.argv[5]} pull_vs_skopeo={sys.argv[6]}")
 PY

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "cli/firewall.h"
+#include "cli/image.h"
 #include "cli/runtime.h"
 #include "cli/vpn.h"
 #include "control/daemon.h"
@@ -28,6 +29,9 @@ constexpr const char* kFooter = R"(Examples:
   cloudlet status --format json            the same, for scripts
   cloudlet firewall rules                  firewall rules with hit counters (routers: see docs/CONFIG.md)
   cloudlet firewall trace --from web --to db --proto tcp --dport 80    which rule decides
+  cloudlet image import --busybox busybox:latest   a base image without internet
+  cloudlet image push busybox:latest localhost:5000/busybox:1    to a registry (pull brings it back)
+  cloudlet runtime run --bundle DIR ID     run an OCI bundle (runc's command line)
   cloudlet down examples/quickstart.yaml   remove what that file's `up` created, and nothing else
 
 Exit status: 0 ok, 1 runtime failure (e.g. daemon not running), 2 bad input or usage.
@@ -102,6 +106,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* vpn = AddVpnCommands(app, vpn_args);
   FirewallArgs firewall_args;
   CLI::App* firewall = AddFirewallCommands(app, firewall_args);
+  ImageArgs image_args;
+  CLI::App* image = AddImageCommands(app, image_args);
   app.add_subcommand("runtime",
                      "The OCI runtime, runc's command line (also as a `cloudlet-runtime` symlink).  Example: "
                      "cloudlet runtime run --bundle DIR ID")
@@ -129,6 +135,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     firewall_args.socket_path = socket_path;
     return RunFirewallCommand(firewall_args, out, err);
   }
+  if (image->parsed()) return RunImageCommand(image_args, out, err);
   err << "cloudlet: no command given; run `cloudlet --help`\n";
   return kExitBadInput;
 }
