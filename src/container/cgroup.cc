@@ -409,7 +409,7 @@ struct Cgroup::Impl {
     CL_ASSIGN_OR_RETURN(std::string enabled_text, ReadFile(dir + "/cgroup.subtree_control"));
     auto avail = SplitWords(avail_text);
     auto enabled = SplitWords(enabled_text);
-    std::vector<std::string> todo;
+    std::vector<std::string> pending;
     std::string unavailable;
     for (const auto& c : wanted) {
       // "+name" is how a fake tree's file keeps what was written.
@@ -419,22 +419,22 @@ struct Cgroup::Impl {
         unavailable = c;
         break;
       }
-      todo.push_back(c);
+      pending.push_back(c);
     }
     if (!unavailable.empty()) {
       return Error("cgroup v2 controller " + unavailable + " is not available in " + dir + " (cgroup.controllers: \"" +
                    std::string(Trim(avail_text)) + "\")");
     }
-    if (todo.empty()) return Status::Ok();
+    if (pending.empty()) return Status::Ok();
     std::string value;
-    for (const auto& c : todo) value += (value.empty() ? "+" : " +") + c;
+    for (const auto& c : pending) value += (value.empty() ? "+" : " +") + c;
     Status st = Write(dir + "/cgroup.subtree_control", value);
-    if (st.ok() || todo.size() == 1) {
-      if (!st.ok()) return st.error().wrap("enable cgroup v2 controller " + todo[0]);
+    if (st.ok() || pending.size() == 1) {
+      if (!st.ok()) return st.error().wrap("enable cgroup v2 controller " + pending[0]);
       return st;
     }
     // One of several failed: enable them one by one so the error names the controller.
-    for (const auto& c : todo) {
+    for (const auto& c : pending) {
       Status one = Write(dir + "/cgroup.subtree_control", "+" + c);
       if (!one.ok()) return one.error().wrap("enable cgroup v2 controller " + c);
     }

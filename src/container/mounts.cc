@@ -187,13 +187,13 @@ Result<std::string> ResolveInRoot(const std::string& root, const std::string& pa
   std::string base = root;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   std::vector<std::string> done;  // resolved components below root
-  std::vector<std::string> todo = Components(path);
-  std::reverse(todo.begin(), todo.end());  // a stack: back() is the next component
+  std::vector<std::string> pending = Components(path);
+  std::reverse(pending.begin(), pending.end());  // a stack: back() is the next component
   int links = 0;
   bool missing = false;
-  while (!todo.empty()) {
-    std::string c = std::move(todo.back());
-    todo.pop_back();
+  while (!pending.empty()) {
+    std::string c = std::move(pending.back());
+    pending.pop_back();
     if (c == "..") {
       if (!done.empty()) done.pop_back();
       continue;
@@ -219,7 +219,7 @@ Result<std::string> ResolveInRoot(const std::string& root, const std::string& pa
     done.pop_back();
     if (!target.empty() && target[0] == '/') done.clear();
     auto parts = Components(target);
-    for (auto it = parts.rbegin(); it != parts.rend(); ++it) todo.push_back(*it);
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending.push_back(*it);
   }
   std::string out = base;
   for (const auto& d : done) out += "/" + d;

@@ -799,14 +799,14 @@ Result<std::vector<oci::Digest>> ImageStore::Reachable(const oci::Index& index,
   };
   std::set<oci::Digest> seen;
   std::vector<oci::Digest> out;
-  std::vector<Pending> todo;
+  std::vector<Pending> pending;
   for (const oci::Descriptor& d : index.manifests) {
     const std::string name = RefName(d);
-    todo.push_back({d, "index.json", true, name});
+    pending.push_back({d, "index.json", true, name});
   }
-  while (!todo.empty()) {
-    Pending p = std::move(todo.back());
-    todo.pop_back();
+  while (!pending.empty()) {
+    Pending p = std::move(pending.back());
+    pending.pop_back();
     const oci::Descriptor& d = p.descriptor;
     if (!seen.insert(d.digest).second) continue;
     out.push_back(d.digest);
@@ -821,14 +821,14 @@ Result<std::vector<oci::Digest>> ImageStore::Reachable(const oci::Index& index,
     if (oci::IsManifestMediaType(d.media_type)) {
       Result<oci::Manifest> m = ReadManifest(d);
       if (!m.ok()) return m.error().wrap("reading a reachable manifest");
-      todo.push_back({m->config, "manifest " + here, true, p.image});
-      for (const oci::Descriptor& l : m->layers) todo.push_back({l, "manifest " + here, true, p.image});
-      if (m->subject) todo.push_back({*m->subject, "manifest " + here, false, p.image});
+      pending.push_back({m->config, "manifest " + here, true, p.image});
+      for (const oci::Descriptor& l : m->layers) pending.push_back({l, "manifest " + here, true, p.image});
+      if (m->subject) pending.push_back({*m->subject, "manifest " + here, false, p.image});
     } else if (oci::IsIndexMediaType(d.media_type)) {
       Result<oci::Index> idx = ReadIndex(d);
       if (!idx.ok()) return idx.error().wrap("reading a reachable index");
-      for (const oci::Descriptor& c : idx->manifests) todo.push_back({c, "index " + here, false, p.image});
-      if (idx->subject) todo.push_back({*idx->subject, "index " + here, false, p.image});
+      for (const oci::Descriptor& c : idx->manifests) pending.push_back({c, "index " + here, false, p.image});
+      if (idx->subject) pending.push_back({*idx->subject, "index " + here, false, p.image});
     }
   }
   return out;
