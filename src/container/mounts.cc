@@ -300,8 +300,10 @@ Status MountInRootfs(const std::string& rootfs, const std::string& bundle, const
     auto s = Mount("tmpfs", t.path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
     if (!s.ok()) return s.error().wrap(what);
     for (const auto& src : cgroup_v1) {
-      std::string sub = *dest + "/" + src.name;
-      if (::mkdir(sub.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError(what + ": mkdir " + sub);
+      std::string sub = *dest;
+      sub += "/";
+      sub += src.name;
+      if (::mkdir(sub.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir " + sub).wrap(what);
       s = Mount(src.dir, sub, nullptr, MS_BIND | MS_REC, "");
       if (!s.ok()) return s.error().wrap(what);
       s = Mount("", sub, nullptr, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | (flags & MS_RDONLY), "");

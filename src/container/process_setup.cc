@@ -153,7 +153,9 @@ Result<std::string> FindExecutable(const std::string& file, const std::vector<st
     if (j == std::string::npos) j = path.size();
     std::string dir = path.substr(i, j - i);
     if (dir.empty()) dir = ".";
-    std::string cand = dir + "/" + file;
+    std::string cand = dir;
+    cand += "/";
+    cand += file;
     if (executable(cand)) return cand;
     i = j + 1;
   }

@@ -16,8 +16,7 @@ namespace {
 
 uint32_t Action(oci::SeccompAction a, std::optional<uint32_t> errno_ret) {
   switch (a) {
-    case oci::SeccompAction::kKill:
-      return SCMP_ACT_KILL_THREAD;
+    case oci::SeccompAction::kKill:  // SCMP_ACT_KILL: the thread, as the spec's old name meant
     case oci::SeccompAction::kKillThread:
       return SCMP_ACT_KILL_THREAD;
     case oci::SeccompAction::kKillProcess:

@@ -489,7 +489,9 @@ Result<uint64_t> ImageStore::CleanIngest() {
   CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
   uint64_t removed = 0;
   for (const std::string& name : names) {
-    const std::string path = dir + "/" + name;
+    std::string path = dir;
+    path += "/";
+    path += name;
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd.valid()) continue;  // gone meanwhile, or not ours to judge (a symlink)
     struct stat st {};
@@ -855,7 +857,9 @@ Result<GcStats> ImageStore::CollectGarbage() {
       ++stats.blobs_kept;
       continue;
     }
-    const std::string path = dir + "/" + name;
+    std::string path = dir;
+    path += "/";
+    path += name;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) continue;
     if (::unlink(path.c_str()) != 0) return ErrnoError("remove " + path);
@@ -879,7 +883,9 @@ Result<VerifyReport> ImageStore::Verify() const {
     }
     CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
     for (const std::string& name : names) {
-      const std::string path = dir + "/" + name;
+      std::string path = dir;
+      path += "/";
+      path += name;
       if (algorithm != "sha256") {
         report.problems.push_back({path, "not verified: only sha256 blobs are supported"});
         continue;
