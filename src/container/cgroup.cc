@@ -194,6 +194,19 @@ std::vector<std::string> Components(const std::string& rel) {
 
 void SleepPoll() { std::this_thread::sleep_for(kPollInterval); }
 
+// The groups nested directly in `dir` (its subdirectories), as paths; closes `d`.
+std::vector<std::string> SubGroups(DIR* d, const std::string& dir) {
+  std::vector<std::string> subdirs;
+  while (dirent* e = readdir(d)) {
+    std::string_view name(e->d_name);
+    if (name == "." || name == "..") continue;
+    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && IsDir(dir + "/" + e->d_name)))
+      subdirs.push_back(dir + "/" + e->d_name);
+  }
+  closedir(d);
+  return subdirs;
+}
+
 // Pids in `dir`'s cgroup.procs and in every nested group below it (a container may create its own sub-groups).
 void CollectPids(const std::string& dir, int depth, std::vector<pid_t>* out) {
   if (depth > kMaxNesting) return;
@@ -204,14 +217,7 @@ void CollectPids(const std::string& dir, int depth, std::vector<pid_t>* out) {
   }
   DIR* d = opendir(dir.c_str());
   if (!d) return;
-  std::vector<std::string> subdirs;
-  while (dirent* e = readdir(d)) {
-    std::string_view name(e->d_name);
-    if (name == "." || name == "..") continue;
-    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && IsDir(dir + "/" + e->d_name)))
-      subdirs.push_back(dir + "/" + e->d_name);
-  }
-  closedir(d);
+  std::vector<std::string> subdirs = SubGroups(d, dir);
   for (const auto& sub : subdirs) CollectPids(sub, depth + 1, out);
 }
 
@@ -224,14 +230,7 @@ Status RemoveGroupTree(const std::string& dir, int depth) {
     if (errno == ENOENT) return Status::Ok();
     return ErrnoError("open " + dir);
   }
-  std::vector<std::string> subdirs;
-  while (dirent* e = readdir(d)) {
-    std::string_view name(e->d_name);
-    if (name == "." || name == "..") continue;
-    if (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && IsDir(dir + "/" + e->d_name)))
-      subdirs.push_back(dir + "/" + e->d_name);
-  }
-  closedir(d);
+  std::vector<std::string> subdirs = SubGroups(d, dir);
   for (const auto& sub : subdirs) CL_RETURN_IF_ERROR(RemoveGroupTree(sub, depth + 1));
   MonotonicClock clock;
   const Nanos deadline = clock.now() + kRmdirTimeout;
