@@ -134,6 +134,13 @@ Result<UnpackedImage> UnpackDescriptor(const ImageStore& store, const oci::Descr
   return out;
 }
 
+Result<std::string> UnpackLayerDescriptor(const ImageStore& store, const oci::Descriptor& layer,
+                                          const oci::Digest& diff_id) {
+  const std::string root = UnpackedRoot(store);
+  CL_RETURN_IF_ERROR(MakeDir(root));
+  return UnpackLayer(store, root, layer, diff_id);
+}
+
 Result<UnpackedImage> UnpackImage(const ImageStore& store, std::string_view reference) {
   CL_ASSIGN_OR_RETURN(oci::Descriptor descriptor, store.Resolve(reference));
   return UnpackDescriptor(store, descriptor);

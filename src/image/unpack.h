@@ -37,6 +37,10 @@ std::string UnpackedRoot(const ImageStore& store);
 Result<UnpackedImage> UnpackImage(const ImageStore& store, std::string_view reference);
 // The same for a descriptor already resolved (a manifest or an index).
 Result<UnpackedImage> UnpackDescriptor(const ImageStore& store, const oci::Descriptor& descriptor);
+// One layer (a manifest's layer descriptor and the config's diff_id for it) into <store>/unpacked/<diff_id hex>, unless
+// it is there already; returns that directory. What image build uses for the layers its RUN steps stack.
+Result<std::string> UnpackLayerDescriptor(const ImageStore& store, const oci::Descriptor& layer,
+                                          const oci::Digest& diff_id);
 
 struct PruneStats {
   uint64_t layers_kept = 0;
