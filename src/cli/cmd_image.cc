@@ -1,20 +1,45 @@
-// `cloudlet image ls | inspect | rm | import | pull | push | gc | verify`: thin wrappers over image/ and registry/.
+// `cloudlet image ls | inspect | rm | import | pull | push | build | gc | verify`: thin wrappers over image/,
+// registry/ and (for build's RUN steps) container/.
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 #include "cli/image.h"
 #include "cli/table.h"
+#include "container/runtime.h"
+#include "image/build.h"
 #include "image/import.h"
 #include "image/store.h"
+#include "image/unpack.h"
 #include "registry/client.h"
 
 namespace cloudlet::cli {
 namespace {
+
+constexpr const char* kBuildFooter = R"(Building images:
+  FROM image|scratch (an image in the store: pull or import it first), ARG, ENV, LABEL, EXPOSE, WORKDIR, USER,
+  ENTRYPOINT, CMD (JSON exec form or shell form), RUN (runs in cloudlet's runtime: new namespaces, a network
+  namespace with only loopback, no host mounts; a non-zero exit fails the build naming the line), COPY and ADD
+  [--chown=U:G] [--chmod=0755] SRC... DEST (sources inside the context only; ADD unpacks a local tar, tar.gz or
+  tar.zst; no URLs). Lines continue with a trailing \; # starts a comment. Not supported: multi-stage builds, RUN
+  --mount, heredocs, SHELL, VOLUME, HEALTHCHECK, ONBUILD, STOPSIGNAL, .dockerignore.
+  Each RUN, COPY and ADD result is cached (<store>/build-cache) under a key of the steps before it, the instruction,
+  the build args in effect and (COPY/ADD) a hash of the sources' contents, modes and owners; --no-cache runs every
+  step. Timestamps are the --epoch (default $SOURCE_DATE_EPOCH, else 0) and layers are sorted, so the same inputs
+  give the same manifest digest. RUN and COPY onto a base image need root.
+Example:
+  cloudlet image import --busybox localhost/busybox:latest
+  printf 'FROM localhost/busybox\nCOPY app.sh /app.sh\nRUN chmod +x /app.sh\nCMD ["/app.sh"]\n' > Containerfile
+  cloudlet image build -t localhost/app:1 .)";
 
 constexpr const char* kImageFooter = R"(Examples:
   cloudlet image import --busybox localhost/busybox:latest   a base image from Debian's busybox-static
@@ -26,6 +51,7 @@ constexpr const char* kImageFooter = R"(Examples:
   cloudlet image pull --creds user:pass registry.example.com/team/app:2.1 --platform linux/arm64
   cloudlet image inspect 127.0.0.1:5000/busybox:1
   cloudlet image rm 127.0.0.1:5000/busybox:1 && cloudlet image gc
+  cloudlet image build -t localhost/app:1 --build-arg VERSION=2 ./app   ./app/Containerfile (or Dockerfile)
 Plain http is used only for loopback registries and those given --insecure. Credentials: --creds, or the auth file of
 `podman login` ($REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json, ~/.docker/config.json).)";
 
@@ -201,6 +227,98 @@ int PushCommand(image::ImageStore& store, const ImageArgs& a, std::ostream& out,
   return kExitOk;
 }
 
+// Unpacked layer directories that a mounted overlay (a running container's rootfs, a build step) uses: kept by gc
+// even when no tag needs them any more. Read from this mount namespace's mountinfo (overlay super options).
+std::vector<std::string> MountedLowers(const image::ImageStore& store) {
+  std::vector<std::string> dirs;
+  const std::string root = image::UnpackedRoot(store) + "/";
+  std::ifstream f("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    size_t pos = line.find("lowerdir=");
+    if (pos == std::string::npos) continue;
+    pos += 9;
+    size_t end = line.find_first_of(", ", pos);
+    std::string lowers = line.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    size_t start = 0;
+    while (start <= lowers.size()) {
+      size_t colon = lowers.find(':', start);
+      std::string dir = lowers.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+      if (dir.rfind(root, 0) == 0) dirs.push_back(dir);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+  }
+  return dirs;
+}
+
+// Overlay mounts of RUN steps go into a private mount namespace, so a build that dies leaves none behind.
+void PrivateMounts(std::ostream& err) {
+  if (::geteuid() != 0) return;
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    err << "cloudlet image build: warning: no private mount namespace (" << std::strerror(errno)
+        << "); mounts of an interrupted build may stay behind\n";
+  }
+}
+
+int BuildCommand(image::ImageStore& store, const ImageArgs& a, std::ostream& out, std::ostream& err) {
+  image::BuildOptions options;
+  options.containerfile = a.containerfile;
+  options.tags = a.tags;
+  options.no_cache = a.no_cache;
+  if (a.compression == "zstd") options.compression = image::Compression::kZstd;
+  if (a.compression == "none") options.compression = image::Compression::kNone;
+  options.epoch = 0;
+  if (a.epoch >= 0) {
+    options.epoch = a.epoch;
+  } else if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
+    char* end = nullptr;
+    long long v = std::strtoll(epoch, &end, 10);
+    if (*end != '\0' || v < 0) {
+      err << "cloudlet image build: SOURCE_DATE_EPOCH=" << epoch << ": expected seconds since 1970\n";
+      return kExitBadInput;
+    }
+    options.epoch = v;
+  }
+  for (const std::string& kv : a.build_args) {
+    size_t eq = kv.find('=');
+    if (eq == 0) {
+      err << "cloudlet image build: --build-arg " << kv << ": expected NAME=VALUE\n";
+      return kExitBadInput;
+    }
+    if (eq == std::string::npos) {
+      // Docker: `--build-arg NAME` takes the value from the environment.
+      if (const char* v = std::getenv(kv.c_str())) options.build_args[kv] = v;
+      continue;
+    }
+    options.build_args[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  options.progress = [&out](const std::string& line) { out << line << std::endl; };
+
+  PrivateMounts(err);
+  const std::string runtime_root = "/run/cloudlet/build";
+  ::mkdir("/run/cloudlet", 0711);
+  container::RuntimeOptions ro;
+  ro.root = runtime_root;
+  container::Runtime runtime(ro);
+  options.run = [&runtime](const std::string& id, const std::string& bundle) -> Result<int> {
+    container::CreateOptions co;
+    co.bundle = bundle;
+    return runtime.Run(id, co, false);
+  };
+
+  auto start = std::chrono::steady_clock::now();
+  Result<image::BuildResult> r = image::Build(store, a.context, options);
+  if (!r.ok()) return Fail(err, "build", r.error());
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.2fs", Seconds(start));
+  out << r->steps << " steps, " << r->layers_built << " layers built, " << r->layers_cached << " cached, " << secs
+      << "\n";
+  if (r->references.empty()) out << "built " << r->manifest.digest.str() << " (untagged: give -t NAME:TAG)\n";
+  for (const std::string& ref : r->references) out << "built " << ref << " " << r->manifest.digest.str() << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 CLI::App* AddImageCommands(CLI::App& app, ImageArgs& a) {
@@ -264,7 +382,27 @@ CLI::App* AddImageCommands(CLI::App& app, ImageArgs& a) {
   a.push->add_option("--from", a.from,
                      "A repository on the same registry that already holds the blobs (mount them "
                      "instead of uploading)");
-  a.gc = a.image->add_subcommand("gc", "Remove blobs no tagged image uses.  Example: cloudlet image gc");
+  a.build = a.image->add_subcommand(
+      "build",
+      "Build an image from a Containerfile (or Dockerfile) and a context directory.  Example: cloudlet image build "
+      "-t localhost/app:1 .");
+  a.build->footer(kBuildFooter);
+  a.build->add_option("-f,--file", a.containerfile,
+                      "The Containerfile (default: CONTEXT/Containerfile, else "
+                      "CONTEXT/Dockerfile)");
+  a.build->add_option("-t,--tag", a.tags, "Tag the result NAME:TAG (repeatable)");
+  a.build->add_option("--build-arg", a.build_args, "NAME=VALUE for an ARG (NAME alone: from the environment)");
+  a.build->add_flag("--no-cache", a.no_cache, "Run every step instead of reusing cached layers");
+  a.build
+      ->add_option("--epoch", a.epoch, "Seconds since 1970 for every timestamp (default: $SOURCE_DATE_EPOCH, else 0)")
+      ->check(CLI::NonNegativeNumber);
+  a.build->add_option("--compression", a.compression, "Layer compression: gzip, zstd or none")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gzip", "zstd", "none"}));
+  a.build->add_option("CONTEXT", a.context, "The build context directory (COPY and ADD sources)")->required();
+  a.gc = a.image->add_subcommand("gc",
+                                 "Remove blobs no tagged image uses, unpacked layers and build cache entries that "
+                                 "went with them.  Example: cloudlet image gc");
   a.verify = a.image->add_subcommand("verify",
                                      "Re-hash every blob and check that tagged images are complete.  "
                                      "Example: cloudlet image verify");
@@ -279,6 +417,7 @@ int RunImageCommand(const ImageArgs& a, std::ostream& out, std::ostream& err) {
   if (a.import->parsed()) return Import(*store, a, out, err);
   if (a.pull->parsed()) return PullCommand(*store, a, out, err);
   if (a.push->parsed()) return PushCommand(*store, a, out, err);
+  if (a.build->parsed()) return BuildCommand(*store, a, out, err);
   if (a.rm->parsed()) {
     Result<image::GcStats> st = store->RemoveImage(a.reference);
     if (!st.ok()) return Fail(err, "rm", st.error());
@@ -291,6 +430,12 @@ int RunImageCommand(const ImageArgs& a, std::ostream& out, std::ostream& err) {
     if (!st.ok()) return Fail(err, "gc", st.error());
     out << st->blobs_removed << " blobs removed (" << HumanBytes(st->bytes_removed) << "), " << st->blobs_kept
         << " kept, " << st->ingest_removed << " abandoned uploads removed\n";
+    Result<image::PruneStats> unpacked = image::PruneUnpacked(*store, MountedLowers(*store));
+    if (!unpacked.ok()) return Fail(err, "gc", unpacked.error());
+    Result<uint64_t> cache = image::PruneBuildCache(*store);
+    if (!cache.ok()) return Fail(err, "gc", cache.error());
+    out << unpacked->layers_removed << " unpacked layers removed, " << unpacked->layers_kept << " kept, " << *cache
+        << " build cache entries removed\n";
     return kExitOk;
   }
   if (a.verify->parsed()) {

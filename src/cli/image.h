@@ -1,7 +1,8 @@
-// `cloudlet image ...` (cmd_image.cc): the local image store (ls, inspect, rm, import, gc, verify) and registry
-// transfers (pull, push). Works on the store directly; no daemon needed.
+// `cloudlet image ...` (cmd_image.cc): the local image store (ls, inspect, rm, import, gc, verify), registry
+// transfers (pull, push) and build from a Containerfile. Works on the store directly; no daemon needed.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -24,8 +25,15 @@ struct ImageArgs {
   std::string chunk_size = "8M";
   std::string from;
   std::string format = "table";
+  // build
+  std::string containerfile;            // -f
+  std::vector<std::string> tags;        // -t
+  std::vector<std::string> build_args;  // --build-arg K=V
+  bool no_cache = false;
+  int64_t epoch = -1;  // --epoch; -1: SOURCE_DATE_EPOCH, else 0
+  std::string context;
   CLI::App *image = nullptr, *ls = nullptr, *inspect = nullptr, *rm = nullptr, *import = nullptr, *pull = nullptr,
-           *push = nullptr, *gc = nullptr, *verify = nullptr;
+           *push = nullptr, *gc = nullptr, *verify = nullptr, *build = nullptr;
 };
 
 CLI::App* AddImageCommands(CLI::App& app, ImageArgs& args);
