@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "cli/container.h"
 #include "cli/firewall.h"
 #include "cli/image.h"
 #include "cli/runtime.h"
@@ -30,6 +31,7 @@ constexpr const char* kFooter = R"(Examples:
   cloudlet firewall rules                  firewall rules with hit counters (routers: see docs/CONFIG.md)
   cloudlet firewall trace --from web --to db --proto tcp --dport 80    which rule decides
   cloudlet image import --busybox busybox:latest   a base image without internet
+  cloudlet container ls                    containers `up` runs (endpoints[].container); also logs, exec, stop
   cloudlet image push busybox:latest localhost:5000/busybox:1    to a registry (pull brings it back)
   cloudlet runtime run --bundle DIR ID     run an OCI bundle (runc's command line)
   cloudlet down examples/quickstart.yaml   remove what that file's `up` created, and nothing else
@@ -75,6 +77,12 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   daemon->add_option("--log-level", daemon_args.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  std::string daemon_image_store;
+  daemon
+      ->add_option("--image-store", daemon_image_store,
+                   "The image store containers' images come from (env CLOUDLET_IMAGE_STORE, default "
+                   "/var/lib/cloudlet/images)")
+      ->type_name("DIR");
   daemon->add_flag("--detach", daemon_args.detach,
                    "Run in the background: log to STATE_DIR/daemon.log, return once the API answers");
 
@@ -106,6 +114,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   CLI::App* vpn = AddVpnCommands(app, vpn_args);
   FirewallArgs firewall_args;
   CLI::App* firewall = AddFirewallCommands(app, firewall_args);
+  ContainerArgs container_args;
+  CLI::App* container = AddContainerCommands(app, container_args);
   ImageArgs image_args;
   CLI::App* image = AddImageCommands(app, image_args);
   app.add_subcommand("runtime",
@@ -124,6 +134,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   if (daemon->parsed()) {
     daemon_args.socket_path = socket_path;
+    // The daemon reads its image store from the environment (DaemonArgs has no field for it).
+    if (!daemon_image_store.empty()) ::setenv("CLOUDLET_IMAGE_STORE", ProjectPath(daemon_image_store).c_str(), 1);
     return RunDaemonCommand(daemon_args, out, err);
   }
   if (up->parsed()) return RunUpCommand(socket_path, file, out, err);
@@ -134,6 +146,10 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (firewall->parsed()) {
     firewall_args.socket_path = socket_path;
     return RunFirewallCommand(firewall_args, out, err);
+  }
+  if (container->parsed()) {
+    container_args.socket_path = socket_path;
+    return RunContainerCommand(container_args, out, err);
   }
   if (image->parsed()) return RunImageCommand(image_args, out, err);
   err << "cloudlet: no command given; run `cloudlet --help`\n";

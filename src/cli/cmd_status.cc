@@ -1,4 +1,4 @@
-// `cloudlet status [--format table|json]`.
+// `cloudlet status [--format table|json]`: the daemon's status table, then its containers.
 #include "cli/cli.h"
 #include "cli/table.h"
 #include "control/api.h"
@@ -20,6 +20,16 @@ int RunStatusCommand(const std::string& socket_path, const std::string& format, 
     out << reply->body.dump(2) << "\n";
   } else {
     out << RenderStatusTable(reply->body);
+    const auto containers = reply->body.value("containers", nlohmann::json::array());
+    if (!containers.empty()) {
+      TextTable t({"NAME", "STATE", "PID", "RESTARTS", "IMAGE", "NETNS"}, {false, false, true, true, false, false});
+      for (const auto& c : containers) {
+        t.AddRow({c.value("name", ""), c.value("state", ""),
+                  c.value("pid", 0) ? std::to_string(c.value("pid", 0)) : "-", std::to_string(c.value("restarts", 0)),
+                  c.value("image", ""), c.value("netns", "")});
+      }
+      out << "\nContainers (cloudlet container ls for more)\n" << t.Render("  ");
+    }
   }
   return kExitOk;
 }

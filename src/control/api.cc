@@ -39,8 +39,14 @@ HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std
     const char* path;
     const char* method;
   };
-  static constexpr Route kRoutes[] = {
-      {"/v1/health", "GET"}, {"/v1/status", "GET"}, {"/v1/up", "POST"}, {"/v1/down", "POST"}, {"/v1/firewall", "POST"}};
+  static constexpr Route kRoutes[] = {{"/v1/health", "GET"},
+                                      {"/v1/status", "GET"},
+                                      {"/v1/up", "POST"},
+                                      {"/v1/down", "POST"},
+                                      {"/v1/firewall", "POST"},
+                                      {"/v1/containers", "GET"},
+                                      {"/v1/containers/start", "POST"},
+                                      {"/v1/containers/stop", "POST"}};
   const Route* route = nullptr;
   for (const auto& r : kRoutes) {
     if (path == r.path) route = &r;
@@ -51,6 +57,7 @@ HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std
   }
   if (path == "/v1/health") return backend.Health();
   if (path == "/v1/status") return backend.StatusReply();
+  if (path == "/v1/containers") return backend.Containers();
 
   auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return ErrorReply(400, "request body is not valid JSON");
@@ -63,6 +70,24 @@ HttpReply RouteRequest(ApiBackend& backend, const std::string& method, const std
       if (!project.ok()) return ErrorReply(400, project.error().message());
     }
     return backend.Firewall(json);
+  }
+  if (path == "/v1/containers/start" || path == "/v1/containers/stop") {
+    auto name = json.find("name");
+    if (name == json.end() || !name->is_string() || name->get_ref<const std::string&>().empty() ||
+        name->get_ref<const std::string&>().size() > 64) {
+      return ErrorReply(400, "\"name\" must be a container's name (its endpoint's name)");
+    }
+    if (json.contains("project")) {
+      auto project = ProjectField(json);
+      if (!project.ok()) return ErrorReply(400, project.error().message());
+    }
+    if (json.contains("timeout")) {
+      auto t = json.find("timeout");
+      if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > 3600) {
+        return ErrorReply(400, "\"timeout\" must be whole seconds, 0 to 3600");
+      }
+    }
+    return backend.ContainerAction(path == "/v1/containers/start" ? "start" : "stop", json);
   }
   auto project = ProjectField(json);
   if (!project.ok()) return ErrorReply(400, project.error().message());

@@ -6,6 +6,9 @@
 //   POST /v1/up   {"project": ABS_PATH, "config": {...}} -> {"changes":[...]}
 //   POST /v1/down {"project": ABS_PATH}               -> {"changes":[...]}
 //   POST /v1/firewall {"query": "rules"|"connections"|"trace", "project"?: ABS_PATH, ...} -> see RouterSet::Query
+//   GET  /v1/containers                               -> {"containers":[...]} (as in the status JSON)
+//   POST /v1/containers/start {"name": NAME, "project"?: ABS_PATH}                 -> {"changes":[...]}
+//   POST /v1/containers/stop  {"name": NAME, "project"?: ABS_PATH, "timeout"?: S}  -> {"changes":[...]}
 // Errors are {"error":"..."} with a 4xx/5xx code. Request bodies are bounded (413 beyond the limit), must be JSON
 // objects (400 otherwise) and are checked field by field before the backend sees them.
 #pragma once
@@ -41,6 +44,14 @@ class ApiBackend {
   virtual HttpReply Firewall(const nlohmann::json& request) {
     (void)request;
     return ErrorReply(404, "this daemon has no firewall");
+  }
+  virtual HttpReply Containers() { return ErrorReply(404, "this daemon runs no containers"); }
+  // `action` is "start" or "stop"; `request` is checked: "name" a container name, "project" absent or an absolute
+  // path, "timeout" absent or whole seconds 0..3600.
+  virtual HttpReply ContainerAction(const std::string& action, const nlohmann::json& request) {
+    (void)action;
+    (void)request;
+    return ErrorReply(404, "this daemon runs no containers");
   }
 };
 

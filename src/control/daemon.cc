@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -15,12 +16,14 @@
 #include "base/fd.h"
 #include "config/config.h"
 #include "control/api.h"
+#include "control/container_runtime.h"
 #include "control/daemon_backend.h"
 #include "control/host_ops.h"
 #include "control/reconciler.h"
 #include "control/state_store.h"
 #include "control/switch_runtime.h"
 #include "control/vpn_runtime.h"
+#include "image/store.h"
 
 namespace cloudlet {
 
@@ -71,7 +74,18 @@ Status RunDaemon(const DaemonOptions& options) {
   auto runtime = MakeDataplaneRuntime(clock);
   auto host = MakeSystemHostOps();
   auto vpns = MakeTunnelRuntime();
-  Reconciler reconciler(*host, *runtime, &store, vpns.get());
+  ContainerSupervisorOptions container_options;
+  container_options.dir = options.state_dir + "/containers";
+  if (!options.container_runtime.empty()) container_options.runtime_root = options.container_runtime;
+  container_options.image_store = options.image_store;
+  if (container_options.image_store.empty()) {
+    const char* env = std::getenv("CLOUDLET_IMAGE_STORE");
+    container_options.image_store = env && *env ? env : image::kDefaultStoreRoot;
+  }
+  CL_ASSIGN_OR_RETURN(std::unique_ptr<ContainerRuntime> containers, MakeContainerSupervisor(container_options));
+  spdlog::info("containers: images from {}, runtime root {}, state under {}", container_options.image_store,
+               container_options.runtime_root, container_options.dir);
+  Reconciler reconciler(*host, *runtime, &store, vpns.get(), containers.get());
   // Routers' DHCP leases survive restarts here.
   const std::string lease_dir = options.state_dir + "/dhcp";
   if (::mkdir(lease_dir.c_str(), 0755) < 0 && errno != EEXIST) return ErrnoError("mkdir " + lease_dir);

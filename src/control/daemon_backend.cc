@@ -53,4 +53,17 @@ HttpReply DaemonBackend::Firewall(const nlohmann::json& request) {
   return {200, *reply};
 }
 
+HttpReply DaemonBackend::Containers() {
+  nlohmann::json status = reconciler_.StatusJson();
+  return {200, {{"containers", status.value("containers", nlohmann::json::array())}}};
+}
+
+HttpReply DaemonBackend::ContainerAction(const std::string& action, const nlohmann::json& request) {
+  const std::string name = request.value("name", "");
+  const std::string project = request.value("project", "");
+  const Nanos timeout = request.value("timeout", kDefaultStopTimeout / kSecond) * kSecond;
+  spdlog::info("container {} {}", action, name);
+  return ReportReply(reconciler_.ContainerCommand(action, name, project, timeout));
+}
+
 }  // namespace cloudlet

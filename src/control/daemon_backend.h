@@ -15,6 +15,8 @@ class DaemonBackend final : public ApiBackend {
   HttpReply Up(const std::string& project, const nlohmann::json& config) override;
   HttpReply Down(const std::string& project) override;
   HttpReply Firewall(const nlohmann::json& request) override;
+  HttpReply Containers() override;
+  HttpReply ContainerAction(const std::string& action, const nlohmann::json& request) override;
 
  private:
   Reconciler& reconciler_;

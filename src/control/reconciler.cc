@@ -34,8 +34,9 @@ std::vector<SwitchPlan> WithoutInterfaces(const std::vector<SwitchPlan>& running
 
 }  // namespace
 
-Reconciler::Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns)
-    : host_(host), runtime_(runtime), store_(store), vpn_runtime_(vpns) {}
+Reconciler::Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns,
+                       ContainerRuntime* containers)
+    : host_(host), runtime_(runtime), store_(store), vpn_runtime_(vpns), container_runtime_(containers) {}
 
 cloudlet::Status Reconciler::Save() {
   if (!store_) return Status::Ok();
@@ -80,6 +81,60 @@ cloudlet::Status Reconciler::ApplyRouters(const std::vector<RouterPlan>& target,
   routers_ = target;
   for (auto& line : *lines) changes.push_back(std::move(line));
   return Status::Ok();
+}
+
+std::vector<ContainerPlan> Reconciler::ContainersWith(const std::string& project,
+                                                      const std::vector<ContainerPlan>& own) const {
+  std::vector<ContainerPlan> out;
+  for (const auto& c : containers_) {
+    if (c.project != project) out.push_back(c);
+  }
+  out.insert(out.end(), own.begin(), own.end());
+  return out;
+}
+
+cloudlet::Status Reconciler::ApplyContainers(const std::vector<ContainerPlan>& target,
+                                             std::vector<std::string>& changes) {
+  if (!container_runtime_) {
+    if (target.empty()) return Status::Ok();
+    return Error("this daemon runs no containers");
+  }
+  auto lines = container_runtime_->Apply(target);
+  containers_ = target;  // even on failure: failed containers stay listed, and the next `up` retries them
+  if (!lines.ok()) return lines.error();
+  for (auto& line : *lines) changes.push_back(std::move(line));
+  return Status::Ok();
+}
+
+ChangeReport Reconciler::ContainerCommand(const std::string& action, const std::string& name,
+                                          const std::string& project, Nanos timeout) {
+  std::lock_guard lock(mu_);
+  ChangeReport report;
+  std::vector<const ContainerPlan*> found;
+  for (const auto& c : containers_) {
+    if (c.name == name && (project.empty() || c.project == project)) found.push_back(&c);
+  }
+  if (found.empty() || !container_runtime_) {
+    report.status = Error("no container named " + name + (project.empty() ? "" : " in " + project) +
+                          "; `cloudlet container ls` lists them");
+    report.http_code = 404;
+    return report;
+  }
+  if (found.size() > 1) {
+    report.status = Error("container name " + name + " is used by several projects; say which: PROJECT/" + name);
+    report.http_code = 409;
+    return report;
+  }
+  auto line =
+      action == "start" ? container_runtime_->Start(found[0]->id) : container_runtime_->Stop(found[0]->id, timeout);
+  if (!line.ok()) {
+    report.status = line.error();
+    report.http_code = 409;
+    return report;
+  }
+  spdlog::info("container {}: {}", name, *line);
+  report.changes.push_back(*line);
+  return report;
 }
 
 Result<nlohmann::json> Reconciler::RouterQuery(const std::string& what, const nlohmann::json& args) {
@@ -169,8 +224,12 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
   }
   const std::vector<RouterPlan> router_target = RoutersWith(project, *own_router);
   const bool routers_same = applied_once_ && router_target == routers_;
+  const std::vector<ContainerPlan> container_target = ContainersWith(project, BuildContainerPlans(project, cfg));
+  const bool containers_same =
+      container_runtime_ ? container_runtime_->Matches(container_target) : container_target.empty();
 
-  if (plan.empty() && dataplane_same && vpns_same && routers_same && recorded && !recorded->pending) {
+  if (plan.empty() && dataplane_same && vpns_same && routers_same && containers_same && recorded &&
+      !recorded->pending) {
     configs_[project] = cfg;
     if (recorded->config != cfg_json) {  // same effect, other text (e.g. comments moved lines): remember it
       rec_it->second.config = cfg_json;
@@ -231,6 +290,13 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
     spdlog::info("up {}: {}", project, report.changes[i]);
   }
   if (!router_status.ok()) return fail(router_status);
+  // Last: containers join their endpoints' namespaces (created above) and find their gateway configured.
+  const size_t first_container_change = report.changes.size();
+  auto container_status = ApplyContainers(container_target, report.changes);
+  for (size_t i = first_container_change; i < report.changes.size(); ++i) {
+    spdlog::info("up {}: {}", project, report.changes[i]);
+  }
+  if (!container_status.ok()) return fail(container_status);
 
   ProjectRecord result = plan.result;
   result.config = cfg_json;
@@ -265,8 +331,9 @@ ChangeReport Reconciler::DownLocked(const std::string& project) {
     return report;
   };
 
-  // Tunnels and data plane first (their TUNs and ports live in the namespaces and on the veths), then veths, then
-  // the namespaces cloudlet created.
+  // Containers first (they live in the endpoints' namespaces), then tunnels and data plane (their TUNs and ports live
+  // in the namespaces and on the veths), then veths, then the namespaces cloudlet created.
+  if (auto st = ApplyContainers(ContainersWith(project, {}), report.changes); !st.ok()) return fail(st);
   std::vector<VpnPlan> vpn_target;
   for (const auto& v : vpns_) {
     if (v.project != project) vpn_target.push_back(v);
@@ -333,7 +400,12 @@ nlohmann::json Reconciler::StatusJson() {
                      {"host_interface", VpnHostIfname(cfg->first, decl.name)}};
     }
   }
-  return {{"switches", switches}, {"endpoints", endpoints}, {"vpns", vpns}, {"routers", runtime_.RouterSnapshot()}};
+  nlohmann::json containers = container_runtime_ ? container_runtime_->Snapshot() : nlohmann::json::array();
+  return {{"switches", switches},
+          {"endpoints", endpoints},
+          {"vpns", vpns},
+          {"routers", runtime_.RouterSnapshot()},
+          {"containers", containers}};
 }
 
 }  // namespace cloudlet

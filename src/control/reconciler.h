@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "config/model.h"
+#include "control/container_runtime.h"
 #include "control/host_ops.h"
 #include "control/planner.h"
 #include "control/state_store.h"
@@ -31,8 +32,9 @@ struct ChangeReport {
 class Reconciler {
  public:
   // `store` may be null (tests): state is then kept in memory only. `vpns` may be null: configs with VPNs are then
-  // refused.
-  Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns = nullptr);
+  // refused; the same for `containers` and configs with containers.
+  Reconciler(HostOps& host, SwitchRuntime& runtime, const StateStore* store, VpnRuntime* vpns = nullptr,
+             ContainerRuntime* containers = nullptr);
 
   // Daemon start: re-creates what every recorded project needs (re-attaching to the veths that exist) and finishes
   // any `down` that was in flight. `decode` turns a recorded config back into a validated CloudConfig.
@@ -45,10 +47,15 @@ class Reconciler {
   // Removes everything `project`'s `up` created.
   ChangeReport Down(const std::string& project);
 
-  // {"switches":[...],"endpoints":[...],"vpns":[...]} — see the status contract in docs.
+  // {"switches":[...],"endpoints":[...],"vpns":[...],"routers":[...],"containers":[...]} — see the status contract in
+  // docs; containers as ContainerRuntime::Snapshot.
   nlohmann::json StatusJson();
   // `cloudlet firewall` (see RouterSet::Query).
   Result<nlohmann::json> RouterQuery(const std::string& what, const nlohmann::json& args);
+  // `cloudlet container start|stop`: `name` is an endpoint's name; `project` ("" = any) narrows it down. `timeout`
+  // only for stop. Returns {"changes":[...]}; 404 for an unknown container, 409 for an ambiguous name.
+  ChangeReport ContainerCommand(const std::string& action, const std::string& name, const std::string& project,
+                                Nanos timeout);
   // Where routers keep their DHCP leases ("" = not persisted). Set before Restore.
   void set_lease_dir(std::string dir) { lease_dir_ = std::move(dir); }
 
@@ -63,17 +70,22 @@ class Reconciler {
   // Every project's router but `project`'s, plus `own` (if any).
   std::vector<RouterPlan> RoutersWith(const std::string& project, std::optional<RouterPlan> own) const;
   cloudlet::Status ApplyRouters(const std::vector<RouterPlan>& target, std::vector<std::string>& changes);
+  // Every project's containers but `project`'s, plus `own`.
+  std::vector<ContainerPlan> ContainersWith(const std::string& project, const std::vector<ContainerPlan>& own) const;
+  cloudlet::Status ApplyContainers(const std::vector<ContainerPlan>& target, std::vector<std::string>& changes);
 
   HostOps& host_;
   SwitchRuntime& runtime_;
   const StateStore* store_;
   VpnRuntime* vpn_runtime_;
+  ContainerRuntime* container_runtime_;
   std::mutex mu_;
   DaemonState state_;
   std::map<std::string, CloudConfig> configs_;  // desired state of every project, as last asked for
   std::vector<SwitchPlan> running_;             // what the data plane runs (last successful Apply)
   std::vector<VpnPlan> vpns_;                   // what the VPN runtime was last asked to run
   std::vector<RouterPlan> routers_;             // what the routers were last configured with
+  std::vector<ContainerPlan> containers_;       // what the container runtime was last asked to run
   std::string lease_dir_;
   bool applied_once_ = false;
 };
