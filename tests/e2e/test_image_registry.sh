@@ -8,7 +8,9 @@
 #  4. an image skopeo pushed (from cloudlet's store, converted to a Docker schema2 manifest) pulls into a fresh
 #     store with the digest skopeo reports.
 #  5. plain http to a non-loopback registry is refused, naming --insecure.
-# Root is not needed (CI runs it as root). Usage: test_image_registry.sh PATH_TO_CLOUDLET
+#  6. (root) the issue's chain: `image build` (COPY + RUN on the busybox base), push, `image rm`, pull: the same
+#     manifest digest; skopeo inspect agrees; umoci unpacks the pulled image and cloudlet's runtime runs it.
+# Root is not needed for 1-5 (CI runs it as root). Usage: test_image_registry.sh PATH_TO_CLOUDLET
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -97,4 +99,40 @@ CLOUDLET_IMAGE_STORE=$T/store2 img verify >/dev/null || fail "image verify of th
 if img pull "http://192.0.2.1:5000/x:1" >"$T/insecure.out" 2>&1; then fail "plain http to 192.0.2.1 was allowed"; fi
 grep -q -- "--insecure" "$T/insecure.out" || fail "the refusal does not say how to allow it: $(cat "$T/insecure.out")"
 
-pass "image push/pull round trip, skopeo and umoci agree, cross-repo mount, skopeo-pushed image pulled"
+# ---- 6. build, push, rm, pull, run
+if [[ $(id -u) -ne 0 ]]; then
+  e2e_log "not root: skipping build -> push -> pull -> run (RUN steps need root)"
+  pass "image push/pull round trip, skopeo and umoci agree, cross-repo mount, skopeo-pushed image pulled"
+fi
+export CLOUDLET_IMAGE_STORE=$T/store3
+img import --busybox localhost/busybox:e2e >/dev/null || fail "import --busybox into the third store"
+mkdir -p "$T/ctx"
+printf '#!/bin/sh\necho "built app says $(cat /greeting)"\n' >"$T/ctx/app.sh"
+cat >"$T/ctx/Containerfile" <<'EOF'
+FROM localhost/busybox:e2e
+COPY app.sh /usr/local/bin/app
+RUN chmod 0755 /usr/local/bin/app && echo hi-from-run > /greeting
+CMD ["/usr/local/bin/app"]
+EOF
+img build -t localhost/built:1 "$T/ctx" >"$T/build.out" 2>&1 || fail "build: $(cat "$T/build.out")"
+built=$(awk '/^built /{print $3}' "$T/build.out")
+[[ $built == sha256:* ]] || fail "build printed no digest: $(cat "$T/build.out")"
+img push localhost/built:1 "$R/e2e/built:1" >"$T/push3.out" 2>&1 || fail "push of the built image: $(cat "$T/push3.out")"
+img rm localhost/built:1 >/dev/null
+img rm localhost/busybox:e2e >/dev/null
+[[ $(img ls --format json | jq length) == 0 ]] || fail "store not empty after rm: $(img ls)"
+img pull "$R/e2e/built:1" >"$T/pull3.out" 2>&1 || fail "pull of the built image: $(cat "$T/pull3.out")"
+pulled=$(img ls --format json | jq -r --arg r "$R/e2e/built:1" '.[] | select(.reference == $r) | .digest')
+assert_eq "$built" "$pulled" "digest of the built image after push, rm, pull"
+assert_eq "$built" "$(timeout 60 skopeo inspect --tls-verify=false "docker://$R/e2e/built:1" | jq -r .Digest)" \
+  "skopeo inspect's digest of the built image"
+timeout 120 umoci unpack --image "$CLOUDLET_IMAGE_STORE:$R/e2e/built:1" "$T/built-bundle" >"$T/umoci3.log" 2>&1 \
+  || fail "umoci unpack of the pulled built image: $(tail -5 "$T/umoci3.log")"
+jq '.process.terminal = false' "$T/built-bundle/config.json" >"$T/config3.json"
+mv "$T/config3.json" "$T/built-bundle/config.json"
+e2e_defer "'$CLOUDLET' runtime --root '$T/rt' delete --force e2e-built-$E2E_ID >/dev/null 2>&1 || true"
+out=$(timeout 60 "$CLOUDLET" runtime --root "$T/rt" run --bundle "$T/built-bundle" "e2e-built-$E2E_ID" 2>&1) \
+  || fail "running the pulled built image: $out"
+assert_eq "built app says hi-from-run" "$out" "output of the built, pushed and pulled image"
+
+pass "image push/pull round trip, skopeo and umoci agree, cross-repo mount, skopeo-pushed image pulled, built image round trip runs"
