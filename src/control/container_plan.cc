@@ -33,7 +33,9 @@ bool ParseU32(const std::string& s, uint32_t& out) {
 }
 
 // Fields of the /etc/passwd or /etc/group line whose first field is `name` (or whose third field is `id`).
-std::vector<std::string> FindEntry(const std::string& text, const std::string& name, const std::string& id) {
+// `min_fields`: 4 for passwd (name:pw:uid:gid), 3 for group (name:pw:gid; the member list may be empty).
+std::vector<std::string> FindEntry(const std::string& text, const std::string& name, const std::string& id,
+                                   size_t min_fields = 4) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -41,7 +43,7 @@ std::vector<std::string> FindEntry(const std::string& text, const std::string& n
     std::string field;
     std::istringstream ls(line);
     while (std::getline(ls, field, ':')) f.push_back(field);
-    if (f.size() < 4) continue;
+    if (f.size() < min_fields) continue;
     if ((!name.empty() && f[0] == name) || (!id.empty() && f[2] == id)) return f;
   }
   return {};
@@ -134,7 +136,7 @@ Result<oci::User> ResolveImageUser(const std::string& user, const std::string& p
   }
   if (!g.empty()) {
     if (!ParseU32(g, out.gid)) {
-      auto entry = FindEntry(group, g, "");
+      auto entry = FindEntry(group, g, "", 3);
       if (entry.empty() || !ParseU32(entry[2], out.gid)) {
         return Error("the image's group '" + g + "' is not in its /etc/group; set container.user to numeric uid:gid");
       }

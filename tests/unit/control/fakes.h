@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "control/container_runtime.h"
 #include "control/host_ops.h"
 #include "control/switch_runtime.h"
 
@@ -117,6 +118,66 @@ class FakeRuntime final : public SwitchRuntime {
     }
     return out;
   }
+};
+
+// Containers in memory: Apply records each call and the namespaces that existed on the host at that moment.
+class FakeContainers final : public ContainerRuntime {
+ public:
+  explicit FakeContainers(const FakeHost* host = nullptr) : host_(host) {}
+  std::map<std::string, ContainerPlan> running;  // by id
+  std::set<std::string> stopped;
+  std::vector<std::vector<ContainerPlan>> applies;
+  std::vector<std::set<std::string>> netns_at_apply;
+  std::vector<std::string> commands;  // "start ID", "stop ID"
+  bool fail = false;
+
+  Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans) override {
+    applies.push_back(plans);
+    if (host_) netns_at_apply.push_back(host_->netns);
+    if (fail) return Error("injected container failure");
+    std::vector<std::string> lines;
+    std::map<std::string, ContainerPlan> next;
+    for (const auto& p : plans) {
+      auto it = running.find(p.id);
+      if (it == running.end()) lines.push_back("started container " + p.name);
+      if (it != running.end() && !(it->second == p)) lines.push_back("restarted container " + p.name);
+      next[p.id] = p;
+    }
+    for (const auto& [id, p] : running) {
+      if (!next.count(id)) lines.push_back("removed container " + p.name);
+    }
+    running = std::move(next);
+    return lines;
+  }
+  bool Matches(const std::vector<ContainerPlan>& plans) override {
+    if (fail || plans.size() != running.size()) return false;
+    for (const auto& p : plans) {
+      auto it = running.find(p.id);
+      if (it == running.end() || !(it->second == p)) return false;
+    }
+    return true;
+  }
+  nlohmann::json Snapshot() override {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [id, p] : running) {
+      out.push_back({{"name", p.name}, {"id", id}, {"state", stopped.count(id) ? "stopped" : "running"}});
+    }
+    return out;
+  }
+  Result<std::string> Start(const std::string& id) override {
+    commands.push_back("start " + id);
+    if (!stopped.count(id)) return Error("already running");
+    stopped.erase(id);
+    return std::string("started container");
+  }
+  Result<std::string> Stop(const std::string& id, Nanos timeout) override {
+    commands.push_back("stop " + id + " " + std::to_string(timeout / kSecond));
+    stopped.insert(id);
+    return std::string("stopped container");
+  }
+
+ private:
+  const FakeHost* host_;
 };
 
 // Two switches joined by a trunk, three endpoints: the shape of examples/quickstart.yaml.
