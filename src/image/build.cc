@@ -700,9 +700,10 @@ Result<StoredLayer> Builder::RunStep(const Instruction& ins) {
   p.terminal = false;
   p.args = ins.json ? ins.json_args : std::vector<std::string>{"/bin/sh", "-c", ins.text};
   p.env = config_.config.env;
-  for (const auto& [k, v] : args_) {
-    bool shadowed = std::any_of(p.env.begin(), p.env.end(), [&](const std::string& e) { return EnvKey(e) == k; });
-    if (!shadowed) p.env.push_back(k + "=" + v);
+  for (const auto& arg : args_) {
+    const std::string& key = arg.first;
+    bool shadowed = std::any_of(p.env.begin(), p.env.end(), [&](const std::string& e) { return EnvKey(e) == key; });
+    if (!shadowed) p.env.push_back(key + "=" + arg.second);
   }
   if (std::none_of(p.env.begin(), p.env.end(), [](const std::string& e) { return EnvKey(e) == "PATH"; })) {
     p.env.insert(p.env.begin(), kDefaultPath);

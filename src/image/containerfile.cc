@@ -177,7 +177,8 @@ bool ParseJsonArray(std::string_view text, std::vector<std::string>* out) {
 
 Status CheckFlags(const Instruction& ins, std::initializer_list<const char*> allowed) {
   const std::string name = InstructionName(ins.kind);
-  for (const auto& [flag, value] : ins.flags) {
+  for (const auto& f : ins.flags) {
+    const std::string& flag = f.first;
     if (flag == "from" && ins.kind == InstructionKind::kCopy) {
       return Error("COPY --from is not supported (cloudlet builds a single stage)");
     }
