@@ -31,7 +31,8 @@ constexpr const char* kBuildFooter = R"(Building images:
   namespace with only loopback, no host mounts; a non-zero exit fails the build naming the line), COPY and ADD
   [--chown=U:G] [--chmod=0755] SRC... DEST (sources inside the context only; ADD unpacks a local tar, tar.gz or
   tar.zst; no URLs). Lines continue with a trailing \; # starts a comment. Not supported: multi-stage builds, RUN
-  --mount, heredocs, SHELL, VOLUME, HEALTHCHECK, ONBUILD, STOPSIGNAL, .dockerignore.
+  --mount, heredocs, SHELL, VOLUME, HEALTHCHECK, ONBUILD, STOPSIGNAL. CONTEXT/.containerignore (else .dockerignore)
+  excludes files from COPY/ADD as Docker's does (*, ?, [..], **, !exceptions).
   Each RUN, COPY and ADD result is cached (<store>/build-cache) under a key of the steps before it, the instruction,
   the build args in effect and (COPY/ADD) a hash of the sources' contents, modes and owners; --no-cache runs every
   step. Timestamps are the --epoch (default $SOURCE_DATE_EPOCH, else 0) and layers are sorted, so the same inputs

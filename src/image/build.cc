@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -163,12 +165,126 @@ Result<std::vector<std::string>> ListDir(int dir_fd, const std::string& shown) {
   return names;
 }
 
+// ---------------------------------------------------------------- .containerignore / .dockerignore
+
+// The context's ignore file: one pattern a line ('#' comments), matched against context-relative paths component by
+// component with fnmatch ('*' stays inside a component) and "**" for any number of components; a pattern matching a
+// directory excludes everything below it; "!pattern" re-includes; the last matching pattern decides (Docker's rules).
+class IgnoreRules {
+ public:
+  static Result<IgnoreRules> Load(int ctx_fd) {
+    IgnoreRules rules;
+    for (const char* name : {".containerignore", ".dockerignore"}) {
+      UniqueFd fd(::openat(ctx_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd.valid()) {
+        if (errno == ENOENT) continue;
+        return ErrnoError(std::string("open ") + name + " in the build context");
+      }
+      std::string text;
+      char buf[8192];
+      ssize_t n;
+      while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && text.size() < (1 << 20)) text.append(buf, n);
+      std::istringstream in(text);
+      std::string line;
+      while (std::getline(in, line)) rules.Add(line);
+      rules.file_ = name;
+      break;
+    }
+    return rules;
+  }
+
+  bool empty() const { return patterns_.empty(); }
+  bool has_exceptions() const { return has_exceptions_; }
+  const std::string& file() const { return file_; }
+
+  // `rel`: a cleaned context-relative path ("a/b").
+  bool Excluded(const std::string& rel) const {
+    if (patterns_.empty() || rel.empty()) return false;
+    std::vector<std::string> parts = Split(rel);
+    bool excluded = false;
+    for (const Pattern& p : patterns_) {
+      bool match = false;
+      for (size_t len = 1; len <= parts.size() && !match; ++len) match = Match(p.parts, 0, parts, 0, len);
+      if (match) excluded = !p.exception;
+    }
+    return excluded;
+  }
+
+ private:
+  struct Pattern {
+    std::vector<std::string> parts;
+    bool exception = false;
+  };
+
+  static std::vector<std::string> Split(const std::string& path) {
+    std::vector<std::string> parts;
+    std::stringstream ss(path);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+      if (!part.empty() && part != ".") parts.push_back(part);
+    }
+    return parts;
+  }
+
+  // Whether pattern parts p[i..] match path parts s[j..end).
+  static bool Match(const std::vector<std::string>& p, size_t i, const std::vector<std::string>& s, size_t j,
+                    size_t end) {
+    if (i == p.size()) return j == end;
+    if (p[i] == "**") {
+      for (size_t k = j; k <= end; ++k) {
+        if (Match(p, i + 1, s, k, end)) return true;
+      }
+      return false;
+    }
+    if (j == end || ::fnmatch(p[i].c_str(), s[j].c_str(), 0) != 0) return false;
+    return Match(p, i + 1, s, j + 1, end);
+  }
+
+  void Add(std::string line) {
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.pop_back();
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') return;
+    line = line.substr(start);
+    Pattern p;
+    if (line[0] == '!') {
+      p.exception = true;
+      line = line.substr(1);
+    }
+    std::vector<std::string> parts;
+    for (std::string& part : Split(line)) {
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else {
+        parts.push_back(std::move(part));
+      }
+    }
+    if (parts.empty()) return;
+    p.parts = std::move(parts);
+    has_exceptions_ = has_exceptions_ || p.exception;
+    patterns_.push_back(std::move(p));
+  }
+
+  std::vector<Pattern> patterns_;
+  bool has_exceptions_ = false;
+  std::string file_;
+};
+
+// A context-relative path joined with a child name ("." is the context itself).
+std::string Child(const std::string& rel, const std::string& name) { return rel == "." ? name : rel + "/" + name; }
+
+// Whether to skip `rel`: excluded and, for a directory, nothing below it can be re-included.
+bool Skip(const IgnoreRules* ignore, const std::string& rel, bool is_dir) {
+  if (ignore == nullptr || !ignore->Excluded(rel)) return false;
+  return !(is_dir && ignore->has_exceptions());
+}
+
 // ---------------------------------------------------------------- copying from the context
 
 struct CopyOwner {
   uint32_t uid = 0;
   uint32_t gid = 0;
-  std::optional<mode_t> mode;  // --chmod
+  std::optional<mode_t> mode;           // --chmod
+  const IgnoreRules* ignore = nullptr;  // entries below a source directory that are not copied
 };
 
 Status SetMeta(int fd, const struct stat& src, const CopyOwner& owner, const std::string& shown) {
@@ -201,7 +317,7 @@ Status CopyEntry(int src_dir, const std::string& src_name, int dst_dir, const st
 // The contents of directory `src` into directory `dst` (merged with what is there).
 Status CopyDirContents(int src, int dst, const CopyOwner& owner, const std::string& shown) {
   CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(src, shown));
-  for (const std::string& n : names) CL_RETURN_IF_ERROR(CopyEntry(src, n, dst, n, owner, shown + "/" + n));
+  for (const std::string& n : names) CL_RETURN_IF_ERROR(CopyEntry(src, n, dst, n, owner, Child(shown, n)));
   return Status::Ok();
 }
 
@@ -210,6 +326,7 @@ Status CopyEntry(int src_dir, const std::string& src_name, int dst_dir, const st
                  const CopyOwner& owner, const std::string& shown) {
   struct stat st {};
   if (::fstatat(src_dir, src_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return ErrnoError("stat " + shown);
+  if (Skip(owner.ignore, shown, S_ISDIR(st.st_mode))) return Status::Ok();
   CL_ASSIGN_OR_RETURN(bool dst_is_dir, ClearEntry(dst_dir, dst_name, shown));
   if (S_ISDIR(st.st_mode)) {
     if (!dst_is_dir && ::mkdirat(dst_dir, dst_name.c_str(), 0700) != 0) return ErrnoError("mkdir " + shown);
@@ -250,17 +367,17 @@ void HashString(oci::Sha256& h, const std::string& s) {
   h.Update("\0", 1);
 }
 
-Status HashEntry(oci::Sha256& h, int dir, const std::string& name, const std::string& rel);
+Status HashEntry(oci::Sha256& h, int dir, const std::string& name, const std::string& rel, const IgnoreRules* ignore);
 
 // The body of an opened regular file (its content) or directory (its entries, recursively).
-Status HashBody(oci::Sha256& h, int fd, const struct stat& st, const std::string& rel) {
+Status HashBody(oci::Sha256& h, int fd, const struct stat& st, const std::string& rel, const IgnoreRules* ignore) {
   if (S_ISREG(st.st_mode)) {
     oci::Sha256 content;
     CL_RETURN_IF_ERROR(oci::Sha256UpdateFromFd(fd, rel, &content));
     HashString(h, std::to_string(content.bytes()) + " " + content.Finish().str());
   } else if (S_ISDIR(st.st_mode)) {
     CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(fd, rel));
-    for (const std::string& n : names) CL_RETURN_IF_ERROR(HashEntry(h, fd, n, rel + "/" + n));
+    for (const std::string& n : names) CL_RETURN_IF_ERROR(HashEntry(h, fd, n, Child(rel, n), ignore));
     HashString(h, "end " + rel);
   }
   return Status::Ok();
@@ -272,9 +389,10 @@ void HashMeta(oci::Sha256& h, const struct stat& st, const std::string& rel) {
 }
 
 // One entry of a source directory, symlinks not followed.
-Status HashEntry(oci::Sha256& h, int dir, const std::string& name, const std::string& rel) {
+Status HashEntry(oci::Sha256& h, int dir, const std::string& name, const std::string& rel, const IgnoreRules* ignore) {
   struct stat st {};
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return ErrnoError("stat " + rel);
+  if (Skip(ignore, rel, S_ISDIR(st.st_mode))) return Status::Ok();
   HashMeta(h, st, rel);
   if (S_ISLNK(st.st_mode)) {
     std::string target(PATH_MAX, '\0');
@@ -287,17 +405,21 @@ Status HashEntry(oci::Sha256& h, int dir, const std::string& name, const std::st
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return Status::Ok();
   UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return ErrnoError("open " + rel);
-  return HashBody(h, fd.get(), st, rel);
+  return HashBody(h, fd.get(), st, rel, ignore);
 }
 
 bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
 // The context paths a source names: itself, or the matches of a pattern (each component matched with fnmatch),
 // sorted. Errors when nothing matches or the path does not exist.
-Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleaned, const std::string& written) {
+Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleaned, const std::string& written,
+                                              const IgnoreRules& ignore) {
   if (!HasGlob(cleaned)) {
     UniqueFd fd(OpenInRoot(ctx, cleaned, O_PATH));
     if (!fd.valid()) return ErrnoError("source " + written + " in the build context");
+    struct stat st {};
+    const bool is_dir = ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (Skip(&ignore, cleaned, is_dir)) return Error("source " + written + " is excluded by " + ignore.file());
     return std::vector<std::string>{cleaned};
   }
   std::vector<std::string> current = {""};
@@ -324,6 +446,7 @@ Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleane
     }
     current = std::move(matched);
   }
+  std::erase_if(current, [&](const std::string& m) { return ignore.Excluded(m); });
   if (current.empty()) return Error("no file in the build context matches " + written);
   std::sort(current.begin(), current.end());
   return current;
@@ -539,6 +662,7 @@ class Builder {
   std::vector<oci::Descriptor> layers_;
   std::map<std::string, std::string> args_;  // ARGs in effect (declared and valued)
   Variables global_args_;                    // ARGs before FROM
+  IgnoreRules ignore_;                       // the context's .containerignore or .dockerignore
   std::set<std::string> used_build_args_;
   bool cmd_set_ = false;
   int step_no_ = 0;
@@ -641,10 +765,27 @@ Status Builder::From() {
   return Status::Ok();
 }
 
+// Removes work directories (<pid>-XXXXXX) of builds that died, unless something is still mounted below them (then
+// removing could reach into a layer through an overlay).
+void CleanStaleWork(const std::string& base) {
+  std::error_code ec;
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::stringstream mounts;
+  mounts << mountinfo.rdbuf();
+  for (const auto& entry : std::filesystem::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    const int pid = std::atoi(name.c_str());
+    if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge
+    if (mounts.str().find(entry.path().string() + "/") != std::string::npos) continue;
+    RemoveTree(entry.path().string());
+  }
+}
+
 Result<std::string> Builder::Prepare(bool allow_staging, bool* overlay) {
   if (work_.empty()) {
     std::string base = store_.root() + "/build-tmp";
     if (::mkdir(base.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError("create " + base);
+    CleanStaleWork(base);
     std::string tmpl = base + "/" + std::to_string(::getpid()) + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoError("create a work directory in " + base);
     work_ = tmpl;
@@ -774,7 +915,7 @@ Result<std::string> Builder::SourcesHash(const Instruction& ins, std::vector<std
                    ": URLs are not supported (builds have no network); download it into the context first");
     }
     CL_ASSIGN_OR_RETURN(std::string cleaned, CleanSource(src));
-    CL_ASSIGN_OR_RETURN(std::vector<std::string> matches, MatchSources(ctx.get(), cleaned, src));
+    CL_ASSIGN_OR_RETURN(std::vector<std::string> matches, MatchSources(ctx.get(), cleaned, src, ignore_));
     for (const std::string& m : matches) {
       sources->push_back(m);
       // The top-level source is followed if it is a symlink (inside the context), as Docker does.
@@ -784,7 +925,7 @@ Result<std::string> Builder::SourcesHash(const Instruction& ins, std::vector<std
       const std::string rel = m.empty() ? "." : m;
       HashString(h, "source");
       HashMeta(h, st, rel);
-      CL_RETURN_IF_ERROR(HashBody(h, self.get(), st, rel));
+      CL_RETURN_IF_ERROR(HashBody(h, self.get(), st, rel, &ignore_));
     }
   }
   return h.Finish().hex();
@@ -801,6 +942,7 @@ Result<StoredLayer> Builder::CopyStep(const Instruction& ins, const std::vector<
   if (!ctx.valid()) return ErrnoError("open the build context " + context_);
 
   CopyOwner owner;
+  owner.ignore = &ignore_;
   if (const std::string* chown = ins.Flag("chown")) {
     CL_ASSIGN_OR_RETURN(std::string spec, Expand(*chown, Vars()));
     auto ids = ResolveUser(overlay ? root.get() : -1, spec);
@@ -1025,6 +1167,11 @@ Result<BuildResult> Builder::Run() {
     refs.push_back(r);
   }
   total_steps_ = 1 + static_cast<int>(file_.steps.size());
+  {
+    UniqueFd ctx(::open(context_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!ctx.valid()) return ErrnoError("open the build context " + context_);
+    CL_ASSIGN_OR_RETURN(ignore_, IgnoreRules::Load(ctx.get()));
+  }
   // Blobs are unreachable until tagged: keep GC away meanwhile.
   CL_ASSIGN_OR_RETURN(StoreLease lease, store_.Lease());
   CL_RETURN_IF_ERROR(From());

@@ -3,8 +3,9 @@
 //   FROM      the base's manifest, config and layers (an image in the store; `scratch`: none)
 //   RUN       overlay(unpacked layers so far) + fresh upper at <bundle>/rootfs -> config.json -> StepRunner (the
 //             container runtime) -> exit 0 or the build fails naming the line -> DiffLayer(upper) -> a layer blob
-//   COPY/ADD  sources from the context (never outside it; symlinks resolved inside it) copied into the overlay (or,
-//             with no layers below, into an empty directory) -> a layer blob; ADD unpacks a local tar
+//   COPY/ADD  sources from the context (never outside it; symlinks resolved inside it; minus what the context's
+//             .containerignore or .dockerignore excludes) copied into the overlay (or, with no layers below, into an
+//             empty directory) -> a layer blob; ADD unpacks a local tar
 //   others    config only: a history entry with empty_layer
 //
 // Cache: every step has an id, sha256 of (the parent step's id, the instruction as written, the build args in effect,

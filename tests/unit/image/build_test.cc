@@ -259,6 +259,52 @@ TEST_F(BuildTest, GlobsAndAddOfATar) {
   EXPECT_EQ(ReadFile(root + "/plain"), "z");
 }
 
+TEST_F(BuildTest, IgnoreFileExcludesFromCopiesAndTheCacheKey) {
+  WriteFile(context() + "/.dockerignore", "# comment\n*.log\n!keep.log\nsecret\n**/tmp\n/build/out\n");
+  WriteFile(context() + "/app.c", "int main;");
+  WriteFile(context() + "/debug.log", "noise");
+  WriteFile(context() + "/keep.log", "kept");
+  WriteFile(context() + "/secret/key", "k");
+  WriteFile(context() + "/src/tmp/x", "x");
+  WriteFile(context() + "/src/main.c", "m");
+  WriteFile(context() + "/build/out/bin", "b");
+  WriteFile(context() + "/build/keep", "k");
+  const std::string text = "FROM scratch\nCOPY . /app/\n";
+  BuildResult r = MustBuild(text);
+  std::string root = dir_ / "flat";
+  Flatten(r, root);
+  EXPECT_TRUE(Exists(root + "/app/app.c"));
+  EXPECT_TRUE(Exists(root + "/app/keep.log"));
+  EXPECT_TRUE(Exists(root + "/app/src/main.c"));
+  EXPECT_TRUE(Exists(root + "/app/build/keep"));
+  EXPECT_FALSE(Exists(root + "/app/debug.log"));
+  EXPECT_FALSE(Exists(root + "/app/secret/key"));
+  EXPECT_FALSE(Exists(root + "/app/src/tmp/x"));
+  EXPECT_FALSE(Exists(root + "/app/build/out/bin"));
+
+  // Changing an ignored file is no change.
+  WriteFile(context() + "/debug.log", "more noise");
+  EXPECT_EQ(MustBuild(text).layers_cached, 1);
+  EXPECT_EQ(BuildError("FROM scratch\nCOPY secret/key /k\n"),
+            "Containerfile:2: source secret/key is excluded by .dockerignore");
+  std::filesystem::remove_all(dir_ / "flat");
+  Flatten(MustBuild("FROM scratch\nCOPY *.log /l/\n"), root);
+  EXPECT_TRUE(Exists(root + "/l/keep.log"));
+  EXPECT_FALSE(Exists(root + "/l/debug.log"));
+}
+
+TEST_F(BuildTest, WorkDirectoriesOfDeadBuildsAreRemoved) {
+  WriteFile(context() + "/f", "f");
+  // A pid that cannot be alive: above the largest pid_max Linux allows (2^22).
+  const std::string stale = store_->root() + "/build-tmp/4194305-abcdef";
+  WriteFile(stale + "/1/upper/junk", "junk");
+  const std::string live = store_->root() + "/build-tmp/" + std::to_string(::getppid()) + "-abcdef";
+  WriteFile(live + "/1/upper/junk", "junk");
+  MustBuild("FROM scratch\nCOPY f /f\n");
+  EXPECT_FALSE(Exists(stale));
+  EXPECT_TRUE(Exists(live));
+}
+
 TEST_F(BuildTest, SourcesStayInsideTheContext) {
   WriteFile(dir_ / "secret", "secret");
   std::filesystem::create_symlink("/etc/passwd", context() + "/abs");
