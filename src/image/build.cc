@@ -269,6 +269,15 @@ class IgnoreRules {
   std::string file_;
 };
 
+// `name` below `base` ("" or "/" are the top).
+std::string Under(const std::string& base, const std::string& name) {
+  if (base.empty()) return name;
+  std::string out = base;
+  if (!out.ends_with('/')) out += '/';
+  out += name;
+  return out;
+}
+
 // A context-relative path joined with a child name ("." is the context itself).
 std::string Child(const std::string& rel, const std::string& name) { return rel == "." ? name : rel + "/" + name; }
 
@@ -432,7 +441,7 @@ Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleane
     std::vector<std::string> matched;
     for (const std::string& base : current) {
       if (!HasGlob(part)) {
-        std::string p = base.empty() ? part : base + "/" + part;
+        std::string p = Under(base, part);
         UniqueFd fd(OpenInRoot(ctx, p, O_PATH));
         if (fd.valid()) matched.push_back(p);
         continue;
@@ -441,7 +450,7 @@ Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleane
       if (!dir.valid()) continue;
       CL_ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir.get(), base.empty() ? "." : base));
       for (const std::string& n : names) {
-        if (::fnmatch(part.c_str(), n.c_str(), FNM_PERIOD) == 0) matched.push_back(base.empty() ? n : base + "/" + n);
+        if (::fnmatch(part.c_str(), n.c_str(), FNM_PERIOD) == 0) matched.push_back(Under(base, n));
       }
     }
     current = std::move(matched);
@@ -606,7 +615,9 @@ std::string EnvKey(const std::string& kv) { return kv.substr(0, kv.find('=')); }
 void SetEnv(std::vector<std::string>& env, const std::string& key, const std::string& value) {
   for (std::string& e : env) {
     if (EnvKey(e) == key) {
-      e = key + "=" + value;
+      e = key;
+      e += '=';
+      e += value;
       return;
     }
   }
@@ -685,7 +696,13 @@ Variables Builder::Vars() const {
 
 std::string Builder::StepId(const Instruction& ins, const std::string& extra) const {
   std::string key = std::string(kCacheVersion) + "\nparent " + id_ + "\n" + ins.Display() + "\n";
-  for (const auto& [k, v] : args_) key += "arg " + k + "=" + v + "\n";
+  for (const auto& [k, v] : args_) {
+    key += "arg ";
+    key += k;
+    key += '=';
+    key += v;
+    key += '\n';
+  }
   key += "compression " + std::string(CompressionName(options_.compression)) + "\nepoch " +
          std::to_string(options_.epoch) + "\n" + extra;
   return oci::Digest::Sha256Of(key).hex();
@@ -871,7 +888,7 @@ Result<StoredLayer> Builder::RunStep(const Instruction& ins) {
   std::vector<std::string> created_mountpoints;
   for (const char* m : {"proc", "sys", "dev"}) {
     struct stat st {};
-    if (::fstatat(root.get(), m, &st, AT_SYMLINK_NOFOLLOW) != 0) created_mountpoints.push_back(m);
+    if (::fstatat(root.get(), m, &st, AT_SYMLINK_NOFOLLOW) != 0) created_mountpoints.emplace_back(m);
   }
   cwd.reset();
   root.reset();
@@ -1010,10 +1027,10 @@ Result<StoredLayer> Builder::CopyStep(const Instruction& ins, const std::vector<
     CL_ASSIGN_OR_RETURN(UniqueFd d, MakeDirsInRoot(root.get(), dir, owner.uid, owner.gid));
     // The source itself, followed if it was a symlink: copy it through its parent directory's real entry.
     CL_ASSIGN_OR_RETURN(bool is_dir, ClearEntry(d.get(), name, shown));
-    if (is_dir) return Error("cannot copy " + shown + " over the directory " + dir + "/" + name);
+    if (is_dir) return Error("cannot copy " + shown + " over the directory " + Under(dir, name));
     if (!S_ISREG(st.st_mode)) return Error(shown + " is not a regular file or directory");
     UniqueFd out(::openat(d.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out.valid()) return ErrnoError("create " + dir + "/" + name);
+    if (!out.valid()) return ErrnoError("create " + Under(dir, name));
     CL_RETURN_IF_ERROR(CopyFileData(sfd.get(), out.get(), shown));
     CL_RETURN_IF_ERROR(SetMeta(out.get(), st, owner, shown));
   }
@@ -1058,7 +1075,9 @@ Status Builder::Metadata(const Instruction& ins) {
         if (!ok || (proto != "tcp" && proto != "udp" && proto != "sctp")) {
           return Error("EXPOSE " + port + ": expected PORT[-PORT][/tcp|/udp|/sctp]");
         }
-        cc.exposed_ports.insert(port + "/" + proto);
+        port += '/';
+        port += proto;
+        cc.exposed_ports.insert(port);
       }
       return Status::Ok();
     }

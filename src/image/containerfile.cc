@@ -187,8 +187,17 @@ Status CheckFlags(const Instruction& ins, std::initializer_list<const char*> all
     }
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return flag == a; }) == allowed.end()) {
       std::string list;
-      for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + "--" + a;
-      return Error(name + " --" + flag + " is not supported" + (list.empty() ? "" : " (known: " + list + ")"));
+      for (const char* a : allowed) {
+        if (!list.empty()) list += ", ";
+        list += "--";
+        list += a;
+      }
+      std::string msg = name;
+      msg += " --";
+      msg += flag;
+      msg += " is not supported";
+      if (!list.empty()) msg += " (known: " + list + ")";
+      return Error(msg);
     }
   }
   return Status::Ok();
@@ -220,8 +229,12 @@ Result<std::vector<KeyValue>> ParsePairs(const Instruction& ins) {
   }
   for (const std::string& w : words) {
     size_t eq = w.find('=');
-    if (eq == std::string::npos) return Error(name + " " + w + ": expected key=value");
-    if (eq == 0) return Error(name + " " + w + ": the key is empty");
+    if (eq == std::string::npos || eq == 0) {
+      std::string what = name;
+      what += ' ';
+      what += w;
+      return Error(what + (eq == 0 ? ": the key is empty" : ": expected key=value"));
+    }
     pairs.push_back({w.substr(0, eq), w.substr(eq + 1), true});
   }
   return pairs;
