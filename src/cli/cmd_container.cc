@@ -24,7 +24,7 @@ constexpr const char* kContainerHelp = R"(Examples:
   cloudlet container ls                          every container `up` started: state, pid, restarts, image
   cloudlet container logs web1 --tail 20         the last lines web1 printed (stdout and stderr)
   cloudlet container logs web1 --follow          ... and keep printing new ones (Ctrl-C ends)
-  cloudlet container exec web1 -- wget -qO- http://10.10.0.12:8080/hostname
+  cloudlet container exec web2 -- sh -c 'printf "GET /hostname HTTP/1.0\r\n\r\n" | nc 10.10.0.11 8080'
   cloudlet container exec -t web1 -- sh          an interactive shell inside web1
   cloudlet container stop web1 --timeout 3       SIGTERM, SIGKILL after 3 s; no restart until `start`
   cloudlet container start web1

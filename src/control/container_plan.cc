@@ -200,6 +200,16 @@ Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerS
     p.user = *user;
   }
 
+  // Docker's default capability set rather than runc's three: images expect root to chown, setuid and ping.
+  oci::Capabilities caps;
+  caps.bounding = {"CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+                   "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+                   "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+                   "CAP_KILL",    "CAP_AUDIT_WRITE"};
+  caps.effective = caps.bounding;
+  caps.permitted = caps.bounding;
+  p.capabilities = caps;
+
   spec.root.path = in.rootfs;
   spec.root.readonly = d.read_only;
   spec.hostname = d.hostname;

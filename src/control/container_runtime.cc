@@ -30,6 +30,7 @@
 
 #include "base/fd.h"
 #include "container/runtime.h"
+#include "container/seccomp.h"
 #include "container/state.h"
 #include "image/rootfs.h"
 #include "image/store.h"
@@ -391,10 +392,16 @@ class Supervisor final : public ContainerRuntime {
     if (!store.ok()) return store.error().wrap(where + ": image store " + options_.image_store);
     auto desc = store->Resolve(p.decl.image);
     if (!desc.ok()) {
-      return Error(where + ": image " + p.decl.image + " is not in the image store " + options_.image_store + " (" +
-                   desc.error().message() + "); put it there with `cloudlet image pull " + p.decl.image +
-                   "` or, without a registry, `cloudlet image import --busybox " + p.decl.image + "` (add --store " +
-                   options_.image_store + " if it is not the default)");
+      const std::string& why = desc.error().message();
+      std::string msg = where + ": image " + p.decl.image + " is not in the image store " + options_.image_store;
+      if (why.find("not in the store") == std::string::npos) msg += " (" + why + ")";
+      msg += "; put it there with `cloudlet image pull " + p.decl.image + "`";
+      if (p.decl.image.find("busybox") != std::string::npos) {
+        msg += " or, without a registry, `cloudlet image import --busybox " + p.decl.image + "`";
+      } else {
+        msg += " or `cloudlet image build -t " + p.decl.image + " DIR`";
+      }
+      return Error(msg + " (with --store " + options_.image_store + " unless that is the default store)");
     }
     auto unpacked = image::UnpackDescriptor(*store, *desc);
     if (!unpacked.ok()) return unpacked.error().wrap(where + ": unpacking " + p.decl.image);
@@ -415,6 +422,8 @@ class Supervisor final : public ContainerRuntime {
       return Error(where + ": its network namespace " + in.netns_path + " does not exist");
     }
     CL_ASSIGN_OR_RETURN(oci::Spec spec, BuildContainerSpec(p, in));
+    // runc's template has no seccomp profile; cloudlet's default (a Docker-like denylist) guards the host's kernel.
+    if (!spec.linux.seccomp) spec.linux.seccomp = container::DefaultSeccomp();
     CL_RETURN_IF_ERROR(container::WriteFileAtomic(dir + "/config.json", oci::SpecToJson(spec), 0600));
     CL_RETURN_IF_ERROR(container::WriteFileAtomic(dir + "/plan.json", ContainerPlanJson(p).dump() + "\n", 0600));
     CL_RETURN_IF_ERROR(container::WriteFileAtomic(dir + "/image-digest", e.image_digest + "\n", 0600));

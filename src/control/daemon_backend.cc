@@ -53,10 +53,7 @@ HttpReply DaemonBackend::Firewall(const nlohmann::json& request) {
   return {200, *reply};
 }
 
-HttpReply DaemonBackend::Containers() {
-  nlohmann::json status = reconciler_.StatusJson();
-  return {200, {{"containers", status.value("containers", nlohmann::json::array())}}};
-}
+HttpReply DaemonBackend::Containers() { return {200, {{"containers", reconciler_.ContainersJson()}}}; }
 
 HttpReply DaemonBackend::ContainerAction(const std::string& action, const nlohmann::json& request) {
   const std::string name = request.value("name", "");

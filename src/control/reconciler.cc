@@ -108,7 +108,7 @@ cloudlet::Status Reconciler::ApplyContainers(const std::vector<ContainerPlan>& t
 
 ChangeReport Reconciler::ContainerCommand(const std::string& action, const std::string& name,
                                           const std::string& project, Nanos timeout) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   ChangeReport report;
   std::vector<const ContainerPlan*> found;
   for (const auto& c : containers_) {
@@ -125,8 +125,9 @@ ChangeReport Reconciler::ContainerCommand(const std::string& action, const std::
     report.http_code = 409;
     return report;
   }
-  auto line =
-      action == "start" ? container_runtime_->Start(found[0]->id) : container_runtime_->Stop(found[0]->id, timeout);
+  const std::string id = found[0]->id;
+  lock.unlock();  // a stop may take its whole timeout: status and other commands go on meanwhile
+  auto line = action == "start" ? container_runtime_->Start(id) : container_runtime_->Stop(id, timeout);
   if (!line.ok()) {
     report.status = line.error();
     report.http_code = 409;
@@ -352,6 +353,11 @@ ChangeReport Reconciler::DownLocked(const std::string& project) {
   configs_.erase(project);
   if (auto st = Save(); !st.ok()) return fail(st);
   return report;
+}
+
+nlohmann::json Reconciler::ContainersJson() {
+  // No reconciler lock: the runtime has its own, and `container ls` should answer while an `up` runs.
+  return container_runtime_ ? container_runtime_->Snapshot() : nlohmann::json::array();
 }
 
 nlohmann::json Reconciler::StatusJson() {

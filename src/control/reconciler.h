@@ -52,6 +52,8 @@ class Reconciler {
   nlohmann::json StatusJson();
   // `cloudlet firewall` (see RouterSet::Query).
   Result<nlohmann::json> RouterQuery(const std::string& what, const nlohmann::json& args);
+  // ContainerRuntime::Snapshot (without waiting for a change in progress).
+  nlohmann::json ContainersJson();
   // `cloudlet container start|stop`: `name` is an endpoint's name; `project` ("" = any) narrows it down. `timeout`
   // only for stop. Returns {"changes":[...]}; 404 for an unknown container, 409 for an ambiguous name.
   ChangeReport ContainerCommand(const std::string& action, const std::string& name, const std::string& project,

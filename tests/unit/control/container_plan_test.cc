@@ -148,6 +148,10 @@ TEST(ContainerSpec, EnvWorkdirHostnameAndNotInteractive) {
   EXPECT_EQ(spec->process->cwd, "/srv");
   EXPECT_FALSE(spec->process->terminal);
   EXPECT_EQ(spec->hostname, "web1");
+  ASSERT_TRUE(spec->process->capabilities);
+  EXPECT_THAT(spec->process->capabilities->bounding, Contains("CAP_NET_RAW"));
+  EXPECT_THAT(spec->process->capabilities->bounding, Not(Contains("CAP_SYS_ADMIN")));
+  EXPECT_EQ(spec->linux.sysctl.at("net.ipv4.ping_group_range"), "0 2147483647");
 
   p.decl.workdir = "/data";
   in.image.env.clear();
