@@ -545,6 +545,7 @@ Result<UserIds> ResolveUser(int root_fd, const std::string& spec) {
 struct StoredLayer {
   oci::Descriptor descriptor;
   oci::Digest diff_id;
+  bool empty = false;  // the step changed no file (a WORKDIR that existed): no layer, history empty_layer
 };
 
 // Writes `dir` as a layer into the store: CreateLayer for a plain tree, DiffLayer for an overlay upper dir.
@@ -578,21 +579,26 @@ std::optional<StoredLayer> CacheLookup(const ImageStore& store, const std::strin
   std::stringstream ss;
   ss << f.rdbuf();
   nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_object() && j.contains("empty") && j["empty"] == true) return StoredLayer{{}, {}, true};
   if (j.is_discarded() || !j.is_object() || !j.contains("layer") || !j.contains("diff_id")) return std::nullopt;
   if (!j["layer"].is_object() || !j["diff_id"].is_string()) return std::nullopt;
   Result<oci::Descriptor> d = oci::ParseDescriptor(j["layer"].dump());
   Result<oci::Digest> diff = oci::Digest::Parse(j["diff_id"].get<std::string>());
   if (!d.ok() || !diff.ok() || !store.HasBlob(d->digest)) return std::nullopt;
-  return StoredLayer{*d, *diff};
+  return StoredLayer{*d, *diff, false};
 }
 
 Status CacheStore(const ImageStore& store, const std::string& key, const StoredLayer& layer,
                   const std::string& created_by) {
   const std::string dir = BuildCacheDir(store);
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError("create " + dir);
-  nlohmann::json j = {{"layer", nlohmann::json::parse(oci::Serialize(layer.descriptor))},
-                      {"diff_id", layer.diff_id.str()},
-                      {"created_by", created_by}};
+  nlohmann::json j = {{"created_by", created_by}};
+  if (layer.empty) {
+    j["empty"] = true;
+  } else {
+    j["layer"] = nlohmann::json::parse(oci::Serialize(layer.descriptor));
+    j["diff_id"] = layer.diff_id.str();
+  }
   std::string temp = dir + "/." + key + "." + std::to_string(::getpid());
   {
     std::ofstream f(temp, std::ios::trunc);
@@ -651,6 +657,7 @@ class Builder {
   Status Step(const Instruction& ins);
   Status Metadata(const Instruction& ins);
   Result<StoredLayer> RunStep(const Instruction& ins);
+  Result<StoredLayer> WorkdirStep();
   Result<StoredLayer> CopyStep(const Instruction& ins, const std::vector<std::string>& sources,
                                const std::string& dest);
   Result<std::string> SourcesHash(const Instruction& ins, std::vector<std::string>* sources, std::string* dest);
@@ -910,6 +917,23 @@ Result<StoredLayer> Builder::RunStep(const Instruction& ins) {
   return Commit(upper_, overlay);
 }
 
+Result<StoredLayer> Builder::WorkdirStep() {
+  bool overlay = false;
+  CL_ASSIGN_OR_RETURN(std::string root_dir, Prepare(true, &overlay));
+  {
+    UniqueFd root(::open(root_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return ErrnoError("open " + root_dir);
+    CL_ASSIGN_OR_RETURN(UniqueFd dir, MakeDirsInRoot(root.get(), config_.config.working_dir, 0, 0));
+  }
+  CL_RETURN_IF_ERROR(Unmount());
+  std::error_code ec;
+  if (std::filesystem::is_empty(upper_, ec) && !ec) {
+    RemoveTree(work_ + "/" + std::to_string(step_no_));
+    return StoredLayer{{}, {}, true};
+  }
+  return Commit(upper_, overlay);
+}
+
 Result<std::string> Builder::SourcesHash(const Instruction& ins, std::vector<std::string>* sources, std::string* dest) {
   const Variables vars = Vars();
   std::vector<std::string> words;
@@ -1126,8 +1150,8 @@ Status Builder::Metadata(const Instruction& ins) {
 
 Status Builder::Step(const Instruction& ins) {
   const std::string head = "STEP " + std::to_string(++step_no_) + "/" + std::to_string(total_steps_) + ": ";
-  const bool layer_step =
-      ins.kind == InstructionKind::kRun || ins.kind == InstructionKind::kCopy || ins.kind == InstructionKind::kAdd;
+  const bool layer_step = ins.kind == InstructionKind::kRun || ins.kind == InstructionKind::kCopy ||
+                          ins.kind == InstructionKind::kAdd || ins.kind == InstructionKind::kWorkdir;
   if (!layer_step) {
     Progress(head + ins.Display());
     id_ = StepId(ins, "");
@@ -1145,7 +1169,22 @@ Status Builder::Step(const Instruction& ins) {
 
   std::vector<std::string> sources;
   std::string dest, extra;
-  if (ins.kind != InstructionKind::kRun) {
+  if (ins.kind == InstructionKind::kWorkdir) {
+    // The working directory is set, and created (as Docker does) when the image lacks it: a layer then.
+    Status st = Metadata(ins);
+    if (!st.ok()) return Fail(ins, st.message());
+    if (!layers_.empty() && ::geteuid() != 0) {
+      // Seeing whether the layers hold it takes an overlay mount; an unprivileged build only records it.
+      Progress(head + ins.Display() + " (not created: needs root)");
+      oci::History h;
+      h.created = Rfc3339(options_.epoch);
+      h.created_by = ins.Display();
+      h.empty_layer = true;
+      config_.history.push_back(h);
+      id_ = StepId(ins, "unprivileged\n");
+      return Status::Ok();
+    }
+  } else if (ins.kind != InstructionKind::kRun) {
     auto hash = SourcesHash(ins, &sources, &dest);
     if (!hash.ok()) return Fail(ins, hash.error().message());
     extra = "sources " + *hash + "\n";
@@ -1155,24 +1194,29 @@ Status Builder::Step(const Instruction& ins) {
   if (!options_.no_cache) layer = CacheLookup(store_, id_);
   if (layer) {
     Progress(head + ins.Display() + " (cached)");
-    ++result_.layers_cached;
+    if (!layer->empty) ++result_.layers_cached;
   } else {
     Progress(head + ins.Display());
-    Result<StoredLayer> made = ins.kind == InstructionKind::kRun ? RunStep(ins) : CopyStep(ins, sources, dest);
+    Result<StoredLayer> made = ins.kind == InstructionKind::kRun       ? RunStep(ins)
+                               : ins.kind == InstructionKind::kWorkdir ? WorkdirStep()
+                                                                       : CopyStep(ins, sources, dest);
     if (!made.ok()) {
       if (mounted_) (void)Unmount();
       return Fail(ins, made.error().message());
     }
     layer = *made;
-    ++result_.layers_built;
+    if (!layer->empty) ++result_.layers_built;
     Status st = CacheStore(store_, id_, *layer, ins.Display());
     if (!st.ok()) Progress("warning: build cache: " + st.message());
   }
-  layers_.push_back(layer->descriptor);
-  config_.diff_ids.push_back(layer->diff_id);
+  if (!layer->empty) {
+    layers_.push_back(layer->descriptor);
+    config_.diff_ids.push_back(layer->diff_id);
+  }
   oci::History h;
   h.created = Rfc3339(options_.epoch);
   h.created_by = ins.Display();
+  h.empty_layer = layer->empty;
   config_.history.push_back(h);
   return Status::Ok();
 }

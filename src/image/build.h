@@ -6,6 +6,7 @@
 //   COPY/ADD  sources from the context (never outside it; symlinks resolved inside it; minus what the context's
 //             .containerignore or .dockerignore excludes) copied into the overlay (or, with no layers below, into an
 //             empty directory) -> a layer blob; ADD unpacks a local tar
+//   WORKDIR   sets the working directory and creates it when the image lacks it (a layer then, as Docker does)
 //   others    config only: a history entry with empty_layer
 //
 // Cache: every step has an id, sha256 of (the parent step's id, the instruction as written, the build args in effect,

@@ -71,7 +71,7 @@ img build -t localhost/app:e2e --build-arg BUILDER=e2e-builder "$C" >"$T/build1.
 D1=$(digest_of "$T/build1.out")
 [[ $D1 == sha256:* ]] || fail "build printed no digest: $(cat "$T/build1.out")"
 grep -q '^STEP 1/15: FROM ${BASE}$' "$T/build1.out" || fail "no STEP 1/15 line: $(cat "$T/build1.out")"
-grep -q "6 layers built, 0 cached" "$T/build1.out" || fail "expected 6 layers built: $(cat "$T/build1.out")"
+grep -q "7 layers built, 0 cached" "$T/build1.out" || fail "expected 7 layers built: $(cat "$T/build1.out")"
 [[ $(img ls --format json | jq -r '.[] | select(.reference == "localhost/app:e2e") | .digest') == "$D1" ]] \
   || fail "localhost/app:e2e is not tagged $D1"
 img verify >/dev/null || fail "image verify after build: $(img verify 2>&1)"
@@ -87,7 +87,7 @@ jq -e '.config.config.Labels == {"org.example.title": "e2e app", "version": "1"}
   || fail "Labels: $(jq -c .config.config.Labels "$T/inspect.json")"
 jq -e '.config.config.ExposedPorts | has("8080/tcp") and has("53/udp")' "$T/inspect.json" >/dev/null \
   || fail "ExposedPorts: $(jq -c .config.config.ExposedPorts "$T/inspect.json")"
-assert_eq 7 "$(jq '.manifest.layers | length' "$T/inspect.json")" "layers (busybox + 6)"
+assert_eq 8 "$(jq '.manifest.layers | length' "$T/inspect.json")" "layers (busybox + WORKDIR, 3 COPY, ADD, 2 RUN)"
 assert_eq 1970-01-01T00:00:00Z "$(jq -r .config.created "$T/inspect.json")" "created"
 assert_eq 13 "$(jq '[.config.history[] | select(.created_by != "cloudlet image import --busybox")] | length' \
   "$T/inspect.json")" "history entries of the build (every instruction but FROM and ARG)"
@@ -123,7 +123,7 @@ assert_eq "app: hello world e2e-builder 65534" "$out" "output of the built image
 img build -t localhost/app:e2e --build-arg BUILDER=e2e-builder "$C" >"$T/build2.out" 2>&1 \
   || fail "second build: $(cat "$T/build2.out")"
 assert_eq "$D1" "$(digest_of "$T/build2.out")" "digest of the cached rebuild"
-assert_eq "COPY,COPY,ADD,RUN,COPY,RUN" "$(cached_steps "$T/build2.out")" "cached steps of the second build"
+assert_eq "WORKDIR,COPY,COPY,ADD,RUN,COPY,RUN" "$(cached_steps "$T/build2.out")" "cached steps of the second build"
 img build --no-cache -t localhost/app:e2e --build-arg BUILDER=e2e-builder "$C" >"$T/build3.out" 2>&1 \
   || fail "--no-cache build: $(cat "$T/build3.out")"
 assert_eq "$D1" "$(digest_of "$T/build3.out")" "digest with --no-cache"
@@ -135,7 +135,7 @@ rm -rf "$CLOUDLET_IMAGE_STORE/build-cache"
 img build -t localhost/app:e2e --build-arg BUILDER=e2e-builder "$C" >"$T/build4.out" 2>&1 \
   || fail "build after gc: $(cat "$T/build4.out")"
 assert_eq "$D1" "$(digest_of "$T/build4.out")" "digest after image rm, gc and a cleared cache"
-grep -q "6 layers built" "$T/build4.out" || fail "cache was used after gc: $(cat "$T/build4.out")"
+grep -q "7 layers built" "$T/build4.out" || fail "cache was used after gc: $(cat "$T/build4.out")"
 img build --epoch 1700000000 -t localhost/app:epoch --build-arg BUILDER=e2e-builder "$C" >"$T/build5.out" 2>&1 \
   || fail "--epoch build: $(cat "$T/build5.out")"
 D5=$(digest_of "$T/build5.out")
@@ -150,8 +150,8 @@ printf '#!/bin/sh\necho changed\n' >"$C/app.sh"
 img build -t localhost/app:e2e --build-arg BUILDER=e2e-builder "$C" >"$T/build7.out" 2>&1 \
   || fail "build after a change: $(cat "$T/build7.out")"
 [[ $(digest_of "$T/build7.out") != "$D1" ]] || fail "changing a copied file kept the digest"
-assert_eq "COPY" "$(cached_steps "$T/build7.out")" "steps cached after changing app.sh (the COPY before it)"
-grep -q "5 layers built, 1 cached" "$T/build7.out" || fail "expected 5 layers rebuilt: $(cat "$T/build7.out")"
+assert_eq "WORKDIR,COPY" "$(cached_steps "$T/build7.out")" "steps cached after changing app.sh (those before it)"
+grep -q "5 layers built, 2 cached" "$T/build7.out" || fail "expected 5 layers rebuilt: $(cat "$T/build7.out")"
 
 # ---- 4. failures
 mark_mounts=$(grep -c "$CLOUDLET_IMAGE_STORE" /proc/self/mountinfo || true)

@@ -175,6 +175,23 @@ TEST_F(BuildTest, ScratchCopyConfigAndContents) {
   EXPECT_TRUE(S_ISLNK(st.st_mode));
 }
 
+TEST_F(BuildTest, WorkdirCreatesAMissingDirectoryOnly) {
+  BuildResult r = MustBuild("FROM scratch\nWORKDIR /data/sub\nWORKDIR ..\nWORKDIR /data/sub\n");
+  EXPECT_EQ(r.layers_built, 1);
+  oci::ImageConfig c = Config(r);
+  EXPECT_EQ(c.config.working_dir, "/data/sub");
+  ASSERT_EQ(c.history.size(), 3u);
+  EXPECT_FALSE(c.history[0].empty_layer);
+  EXPECT_TRUE(c.history[1].empty_layer);  // /data exists by then
+  EXPECT_TRUE(c.history[2].empty_layer);
+  std::string root = dir_ / "flat";
+  Flatten(r, root);
+  EXPECT_TRUE(std::filesystem::is_directory(root + "/data/sub"));
+  BuildResult again = MustBuild("FROM scratch\nWORKDIR /data/sub\nWORKDIR ..\nWORKDIR /data/sub\n");
+  EXPECT_EQ(again.layers_cached, 1);
+  EXPECT_EQ(again.manifest.digest, r.manifest.digest);
+}
+
 TEST_F(BuildTest, ChangingASourceInvalidatesThatStepAndLaterOnes) {
   WriteFile(context() + "/a", "a");
   WriteFile(context() + "/b", "b");
@@ -397,9 +414,9 @@ RUN id -u > /tmp/uid-nobody
 CMD ["sh", "/work/dir/app.sh"]
 )";
   BuildResult r = MustBuild(text, Runner());
-  EXPECT_EQ(r.layers_built, 4);
+  EXPECT_EQ(r.layers_built, 5);  // WORKDIR (a new directory), RUN, COPY, RUN, RUN
   oci::ImageConfig c = Config(r);
-  EXPECT_EQ(c.diff_ids.size(), 5u);  // busybox's + 4
+  EXPECT_EQ(c.diff_ids.size(), 6u);  // busybox's + 5
   EXPECT_EQ(c.config.cmd, (std::vector<std::string>{"sh", "/work/dir/app.sh"}));
 
   Result<UnpackedImage> img = UnpackImage(*store_, "localhost/test:1");
@@ -423,7 +440,7 @@ CMD ["sh", "/work/dir/app.sh"]
   again.no_cache = true;
   EXPECT_EQ(MustBuild(text, again).manifest.digest, r.manifest.digest);
   BuildResult cached = MustBuild(text, Runner());
-  EXPECT_EQ(cached.layers_cached, 4);
+  EXPECT_EQ(cached.layers_cached, 5);
   EXPECT_EQ(cached.manifest.digest, r.manifest.digest);
 }
 
