@@ -6,8 +6,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,7 +27,10 @@ namespace {
 constexpr Nanos kFreezeTimeout = 5 * kSecond;
 constexpr Nanos kEmptyTimeout = 5 * kSecond;
 constexpr Nanos kRmdirTimeout = 1 * kSecond;
-constexpr auto kPollInterval = std::chrono::milliseconds(10);
+// The waits that have no event to wait on (the v1 freezer leaving FREEZING; rmdir's EBUSY for a moment after the last
+// process left) look again after this; the others wait on pidfds or cgroup.events.
+constexpr auto kPollInterval = std::chrono::milliseconds(1);
+constexpr int kMaxEventWaitMs = 100;        // one event wait; the loops around them check their deadline
 constexpr size_t kMaxFileBytes = 16 << 20;  // cgroup.procs of a huge group still fits
 constexpr int kMaxNesting = 32;             // nested groups walked by Processes/Destroy
 constexpr size_t kMaxPathBytes = 4096;
@@ -225,6 +230,7 @@ void CollectPids(const std::string& dir, int depth, std::vector<pid_t>* out) {
 // report EBUSY for a moment, so that is retried briefly.
 Status RemoveGroupTree(const std::string& dir, int depth) {
   if (depth > kMaxNesting) return Error("rmdir " + dir + ": groups nested deeper than " + std::to_string(kMaxNesting));
+  if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return Status::Ok();  // the usual case: no nested groups
   DIR* d = opendir(dir.c_str());
   if (!d) {
     if (errno == ENOENT) return Status::Ok();
@@ -775,6 +781,37 @@ Status Cgroup::Apply(const oci::Resources& resources) {
   return impl_->layout.version == CgroupVersion::kV2 ? impl_->ApplyV2(resources) : impl_->ApplyV1(resources);
 }
 
+Status CgroupSelfJoin::Join() {
+  for (auto& [path, fd] : files_) {
+    ssize_t n;
+    do {
+      n = write(fd.get(), "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) return ErrnoError("join cgroup: write 0 to " + path);
+  }
+  files_.clear();
+  return Status::Ok();
+}
+
+Result<CgroupSelfJoin> Cgroup::PrepareSelfJoin() const {
+  CgroupSelfJoin join;
+  if (impl_->layout.version == CgroupVersion::kV2) return join;
+  for (const auto& dir : impl_->Dirs()) {
+    std::string path = dir + "/tasks";
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoError("open " + path);
+    join.files_.emplace_back(std::move(path), std::move(fd));
+  }
+  return join;
+}
+
+Result<UniqueFd> Cgroup::OpenDir() const {
+  if (impl_->layout.version != CgroupVersion::kV2) return Error("cgroup " + impl_->rel + ": not a cgroup v2 group");
+  UniqueFd fd(open(impl_->v2_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("open " + impl_->v2_dir);
+  return fd;
+}
+
 Status Cgroup::AddProcess(pid_t pid) {
   if (pid <= 0) return Error("cgroup " + impl_->rel + ": invalid pid " + std::to_string(pid));
   for (const auto& dir : impl_->Dirs()) CL_RETURN_IF_ERROR(impl_->Write(dir + "/cgroup.procs", std::to_string(pid)));
@@ -818,15 +855,27 @@ Status Cgroup::Freeze(bool frozen) {
   if (impl_->layout.version == CgroupVersion::kV2) {
     const std::string freeze = impl_->v2_dir + "/cgroup.freeze", events = impl_->v2_dir + "/cgroup.events";
     if (!Exists(freeze)) return Error("freeze cgroup " + impl_->rel + ": no " + freeze + " (kernel before 5.2)");
+    // Opened before the write, so the notification of the change cannot be missed.
+    UniqueFd events_fd(open(events.c_str(), O_RDONLY | O_CLOEXEC));
     CL_RETURN_IF_ERROR(impl_->Write(freeze, frozen ? "1" : "0"));
     const uint64_t want = frozen ? 1 : 0;
     while (ReadKeyed(events, "frozen") != want) {
-      if (clock.now() >= deadline) {
+      const Nanos now = clock.now();
+      if (now >= deadline) {
         if (frozen) (void)impl_->Write(freeze, "0");
         return Error((frozen ? "freeze cgroup " : "thaw cgroup ") + impl_->rel + ": " + events + " not \"frozen " +
                      std::to_string(want) + "\" after 5 s");
       }
-      SleepPoll();
+      if (!events_fd.valid()) {
+        SleepPoll();
+        continue;
+      }
+      // kernfs signals POLLPRI once the file changed since this descriptor last read it: read it, then wait.
+      char buf[256];
+      (void)!pread(events_fd.get(), buf, sizeof(buf), 0);
+      pollfd p{events_fd.get(), POLLPRI, 0};
+      int wait_ms = static_cast<int>(std::min<Nanos>((deadline - now) / 1000000 + 1, kMaxEventWaitMs));
+      (void)poll(&p, 1, wait_ms);
     }
     return Status::Ok();
   }
@@ -849,7 +898,41 @@ Status Cgroup::Freeze(bool frozen) {
   }
 }
 
+namespace {
+
+// Sends SIGKILL to `pids` and waits until one of them has exited (pidfd readable) or `wait_ms` passed.
+void KillAndWaitForAnExit(const std::vector<pid_t>& pids, int wait_ms) {
+  std::vector<UniqueFd> owned;
+  std::vector<pollfd> fds;
+  for (pid_t pid : pids) {
+    kill(pid, SIGKILL);
+    UniqueFd fd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (!fd.valid()) continue;  // gone already, or a kernel without pidfds
+    fds.push_back({fd.get(), POLLIN, 0});
+    owned.push_back(std::move(fd));
+  }
+  if (fds.empty()) {
+    SleepPoll();
+    return;
+  }
+  int rc;
+  do {
+    rc = poll(fds.data(), fds.size(), wait_ms);
+  } while (rc < 0 && errno == EINTR);
+  // Every one has exited but the group still listed them a moment ago: look again shortly, not in a tight loop.
+  if (rc == static_cast<int>(fds.size())) SleepPoll();
+}
+
+}  // namespace
+
 Status Cgroup::Destroy() {
+  // The usual case, a container whose processes have all exited: rmdir succeeds. It fails (EBUSY) on a group that
+  // still has processes or nested groups, and only then is there anything to kill.
+  bool busy = false;
+  for (const auto& d : impl_->Dirs()) {
+    if (rmdir(d.c_str()) != 0 && errno != ENOENT) busy = true;
+  }
+  if (!busy) return Status::Ok();
   std::vector<std::string> dirs;
   for (const auto& d : impl_->Dirs()) {
     if (IsDir(d)) dirs.push_back(d);
@@ -859,29 +942,31 @@ Status Cgroup::Destroy() {
   if (std::find(procs.begin(), procs.end(), getpid()) != procs.end()) {
     return Error("destroy cgroup " + impl_->rel + ": the calling process (" + std::to_string(getpid()) + ") is in it");
   }
-  // Frozen, nothing in the group can fork while its pids are being killed.
-  bool can_freeze = impl_->layout.version == CgroupVersion::kV2 ? Exists(impl_->v2_dir + "/cgroup.freeze")
-                                                                : IsDir(impl_->V1Dir("freezer"));
-  bool frozen = can_freeze && Freeze(true).ok();
-  if (impl_->layout.version == CgroupVersion::kV2 && Exists(impl_->v2_dir + "/cgroup.kill")) {
-    (void)impl_->Write(impl_->v2_dir + "/cgroup.kill", "1");
+  if (!procs.empty()) {
+    // Frozen, nothing in the group can fork while its pids are being killed.
+    bool can_freeze = impl_->layout.version == CgroupVersion::kV2 ? Exists(impl_->v2_dir + "/cgroup.freeze")
+                                                                  : IsDir(impl_->V1Dir("freezer"));
+    bool frozen = can_freeze && Freeze(true).ok();
+    if (impl_->layout.version == CgroupVersion::kV2 && Exists(impl_->v2_dir + "/cgroup.kill")) {
+      (void)impl_->Write(impl_->v2_dir + "/cgroup.kill", "1");
+    }
+    for (pid_t pid : Processes()) kill(pid, SIGKILL);
+    // SIGKILL is only acted on once the tasks run again (v1 freezer).
+    if (frozen) CL_RETURN_IF_ERROR(Freeze(false));
   }
-  for (pid_t pid : Processes()) kill(pid, SIGKILL);
-  // SIGKILL is only acted on once the tasks run again (v1 freezer).
-  if (frozen) CL_RETURN_IF_ERROR(Freeze(false));
   MonotonicClock clock;
   const Nanos deadline = clock.now() + kEmptyTimeout;
   while (true) {
     procs = Processes();
     if (procs.empty()) break;
-    if (clock.now() >= deadline) {
+    const Nanos now = clock.now();
+    if (now >= deadline) {
       std::string list;
       for (size_t i = 0; i < procs.size() && i < 10; ++i) list += (i ? " " : "") + std::to_string(procs[i]);
       return Error("destroy cgroup " + impl_->rel + ": " + std::to_string(procs.size()) +
                    " processes still in it after 5 s (" + list + ")");
     }
-    for (pid_t pid : procs) kill(pid, SIGKILL);
-    SleepPoll();
+    KillAndWaitForAnExit(procs, static_cast<int>(std::min<Nanos>((deadline - now) / 1000000 + 1, kMaxEventWaitMs)));
   }
   for (const auto& d : dirs) CL_RETURN_IF_ERROR(RemoveGroupTree(d, 0));
   return Status::Ok();

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/fd.h"
 #include "base/status.h"
 #include "oci/runtime_spec.h"
 
@@ -51,6 +52,25 @@ struct CgroupLayout {
 // a single path component.
 Result<std::string> CgroupRelativePath(const std::string& path, const std::string& id);
 
+// A process joining a group from the inside (v1): the hierarchies' `tasks` files, opened by the runtime before it
+// clones the process; the child inherits them and writes "0" (itself) to each. Moving the calling thread alone skips
+// the global threadgroup lock whose write side waits for an RCU grace period (10-20 ms on a PREEMPT_RT kernel), which
+// writing a pid to cgroup.procs always takes; for a fresh single-threaded child, moving the thread moves the process.
+// The kernel checks the credentials the files were opened with, so a child already in a new user namespace can join.
+class CgroupSelfJoin {
+ public:
+  bool empty() const { return files_.empty(); }
+  // In the child: joins every hierarchy, closes the files. Before it allocates much (memory is charged where it is
+  // allocated) and before it unshares its cgroup namespace (whose root is the group it is in then).
+  Status Join();
+  // In the parent, once the child is cloned: the files are the child's now.
+  void Close() { files_.clear(); }
+
+ private:
+  friend class Cgroup;
+  std::vector<std::pair<std::string, UniqueFd>> files_;  // path (for messages), open file
+};
+
 class Cgroup {
  public:
   // `path` as the spec's linux.cgroupsPath: "/a/b" relative to the hierarchy roots; "" means "/cloudlet/<id>".
@@ -65,11 +85,17 @@ class Cgroup {
   // A limit the hierarchy lacks (no controller mounted/enabled) is an error naming it, never silently dropped.
   Status Apply(const oci::Resources& resources);
   Status AddProcess(pid_t pid);
+  // v1: opens the `tasks` files a child joins through (see CgroupSelfJoin). v2: empty (clone into OpenDir instead).
+  Result<CgroupSelfJoin> PrepareSelfJoin() const;
+  // v2: the group's directory, for clone3(CLONE_INTO_CGROUP), which creates the process inside the group and never
+  // migrates it. v1: an error.
+  Result<UniqueFd> OpenDir() const;
   std::vector<pid_t> Processes() const;
   CgroupStats Stats() const;
   // Freezes / thaws every process (v2 cgroup.freeze, v1 freezer.state), used to kill a group without races.
   Status Freeze(bool frozen);
-  // Kills every process (SIGKILL), waits (bounded) until the group is empty, removes the directories.
+  // Kills every process (SIGKILL), waits (bounded, on pidfds) until the group is empty, removes the directories. An
+  // empty group (the container's processes have exited) is only removed.
   Status Destroy();
 
   CgroupVersion version() const;

@@ -59,6 +59,13 @@ char RecvMsg(int fd, std::string* payload) {
   return buf[0];
 }
 
+// The init is gone during setup: the error it sent, if it sent one.
+Error InitGone(int sync_fd) {
+  std::string payload;
+  if (RecvMsg(sync_fd, &payload) == kMsgError) return Error(payload);
+  return Error("container init exited early");
+}
+
 struct NsInfo {
   oci::NamespaceType type;
   int clone_flag;
@@ -76,14 +83,19 @@ const NsInfo& Info(oci::NamespaceType t) {
   return kNamespaces[0];
 }
 
-// clone3 with a pidfd; the child returns 0 and continues on a copy of our stack, like fork.
-pid_t Clone(uint64_t flags, int* pidfd) {
+// clone3 with a pidfd; the child returns 0 and continues on a copy of our stack, like fork. cgroup_fd >= 0: the child
+// starts in that cgroup v2 group (CLONE_INTO_CGROUP), and there is no fallback: the caller decides what to do instead.
+pid_t Clone(uint64_t flags, int* pidfd, int cgroup_fd = -1) {
   clone_args args{};
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   long rc = syscall(SYS_clone3, &args, sizeof(args));
-  if (rc < 0 && errno == ENOSYS) {
+  if (rc < 0 && errno == ENOSYS && cgroup_fd < 0) {
     rc = syscall(SYS_clone, (flags & ~static_cast<uint64_t>(CLONE_NEWTIME)) | CLONE_PIDFD | SIGCHLD, nullptr, pidfd,
                  nullptr, nullptr);
   }
@@ -123,6 +135,10 @@ struct InitConfig {
   bool wait_fifo = true;  // create: block on exec.fifo; run: wait for kMsgStart
   bool new_userns = false;
   bool new_cgroupns = false;
+  // The init waits for "go" before it sets anything up: the parent writes its uid/gid maps or moves it into its
+  // cgroup. Otherwise it sets up in parallel with the parent and takes "go" (its pid) only when it needs it.
+  bool go_first = true;
+  CgroupSelfJoin* cgroup_join = nullptr;  // v1: the init joins its cgroup itself, first thing
   int sync_fd = -1;
   int state_dir_fd = -1;
   int console_fd = -1;
@@ -222,11 +238,22 @@ void ResetSignals() {
   }
 }
 
-[[noreturn]] void InitMain(InitConfig& c) {
-  ResetSignals();
+// The parent's "go": its payload is the container's pid as the host sees it (hooks report it).
+void WaitGo(InitConfig& c, bool* have_go) {
+  if (*have_go) return;
   std::string payload;
   if (RecvMsg(c.sync_fd, &payload) != kMsgGo) _exit(1);
   c.record.pid = static_cast<pid_t>(std::atoi(payload.c_str()));
+  *have_go = true;
+}
+
+[[noreturn]] void InitMain(InitConfig& c) {
+  // Into the cgroup before anything else: what the init allocates from here on is charged to the container, and the
+  // cgroup namespace unshared below is rooted at the group.
+  if (c.cgroup_join) INIT_CHECK(c.cgroup_join->Join());
+  ResetSignals();
+  bool have_go = false;
+  if (c.go_first) WaitGo(c, &have_go);
   const oci::Spec& spec = *c.spec;
   if (c.new_userns) {
     if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setresuid, 0, 0, 0) != 0)
@@ -242,6 +269,7 @@ void ResetSignals() {
   INIT_CHECK(SetupMounts(c));
   const auto& hooks = spec.hooks;
   if (!hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty()) {
+    WaitGo(c, &have_go);
     SendMsg(c.sync_fd, kMsgHooks);
     if (RecvMsg(c.sync_fd, nullptr) != kMsgHooksDone) _exit(1);
     INIT_CHECK(RunHooks(hooks.create_container, HookStateJson(c.record, ContainerStatus::kCreated), "createContainer"));
@@ -268,6 +296,7 @@ void ResetSignals() {
   if (spec.root.readonly && ::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
     InitFail(c, ErrnoError("remount / read-only"));
   std::string exe = FinishProcess(c);
+  WaitGo(c, &have_go);
   SendMsg(c.sync_fd, kMsgReady);
   if (c.wait_fifo) {
     // Blocks until `start` opens the FIFO for reading. The directory fd was opened before pivot_root.
@@ -284,6 +313,7 @@ void ResetSignals() {
 }
 
 [[noreturn]] void ExecMain(InitConfig& c) {
+  if (c.cgroup_join) INIT_CHECK(c.cgroup_join->Join());
   ResetSignals();
   if (RecvMsg(c.sync_fd, nullptr) != kMsgGo) _exit(1);
   for (const auto& [fd, flag] : c.join) {
@@ -562,19 +592,44 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
   for (const auto& ns : s.linux.namespaces) {
     if (ns.path.empty() && ns.type != oci::NamespaceType::kCgroup) flags |= Info(ns.type).clone_flag;
   }
+  // Never a migration of the init by pid: writing a pid to a v1 cgroup.procs waits for an RCU grace period (10-20 ms
+  // on PREEMPT_RT). v2: the init is cloned inside its group. v1: it joins through files we open (CgroupSelfJoin).
+  CL_ASSIGN_OR_RETURN(CgroupSelfJoin cgroup_join, l.cgroup->PrepareSelfJoin());
+  UniqueFd cgroup_dir;
+  if (layout.version == CgroupVersion::kV2) {
+    auto dir_fd = l.cgroup->OpenDir();
+    if (dir_fd.ok()) cgroup_dir = std::move(*dir_fd);
+  }
+  c.cgroup_join = cgroup_join.empty() ? nullptr : &cgroup_join;
+  bool parent_attaches = !c.cgroup_join && !cgroup_dir.valid();
+  c.go_first = c.new_userns || parent_attaches;
   int pidfd = -1;
-  pid_t pid;
+  pid_t pid = -1;
   {
     ParentNamespaceJoin join;
     CL_RETURN_IF_ERROR(join.Join(s.linux));
-    pid = Clone(flags, &pidfd);
-    if (pid == 0) InitMain(c);
+    if (cgroup_dir.valid()) {
+      pid = Clone(flags, &pidfd, cgroup_dir.get());
+      if (pid == 0) InitMain(c);
+      if (pid < 0)
+        debug(std::string("clone into the cgroup failed (") + strerror(errno) + "); moving the init instead");
+    }
+    if (pid < 0 && (cgroup_dir.valid() || parent_attaches)) {
+      parent_attaches = true;
+      c.go_first = true;
+    }
+    if (pid < 0) {
+      pid = Clone(flags, &pidfd);
+      if (pid == 0) InitMain(c);
+    }
   }
   if (pid < 0) return ErrnoError("clone the container's init");
   l.pid = pid;
   l.pidfd.reset(pidfd);
   child_sync.reset();
   console.reset();
+  cgroup_join.Close();
+  cgroup_dir.reset();
   debug("init is pid " + std::to_string(pid));
 
   if (c.new_userns) {
@@ -582,11 +637,11 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
     CL_RETURN_IF_ERROR(WriteText(proc + "/uid_map", IdMapText(s.linux.uid_mappings)));
     CL_RETURN_IF_ERROR(WriteText(proc + "/gid_map", IdMapText(s.linux.gid_mappings)));
   }
-  {
+  if (parent_attaches) {
     Status st = l.cgroup->AddProcess(pid);
     if (!st.ok()) return st.error().wrap("cgroup");
+    debug("init moved into its cgroup");
   }
-  debug("init in its cgroup");
   if (s.process->oom_score_adj) {
     CL_RETURN_IF_ERROR(
         WriteText("/proc/" + std::to_string(pid) + "/oom_score_adj", std::to_string(*s.process->oom_score_adj)));
@@ -595,7 +650,7 @@ Result<Launched> Launch(const RuntimeOptions& ro, const std::string& id, const C
   if (!stat) return Error("container init exited early");
   CL_ASSIGN_OR_RETURN(r.start_time, ParseStatStartTime(*stat));
   r.pid = pid;
-  if (!SendMsg(l.sync.get(), kMsgGo, std::to_string(pid))) return Error("container init exited early");
+  if (!SendMsg(l.sync.get(), kMsgGo, std::to_string(pid))) return InitGone(l.sync.get());
 
   while (true) {
     std::string payload;
