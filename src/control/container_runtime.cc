@@ -184,8 +184,8 @@ class Supervisor final : public ContainerRuntime {
     std::error_code ec;
     std::filesystem::create_directories(options_.dir, ec);
     if (ec) return Error("cannot create " + options_.dir + ": " + ec.message());
-    std::filesystem::create_directories(options_.runtime_root, ec);
-    if (ec) return Error("cannot create " + options_.runtime_root + ": " + ec.message());
+    std::filesystem::create_directories(options_.runtime_root, ec);  // the runtime makes it too; only a warning here
+    if (ec) spdlog::warn("cannot create the container runtime root {}: {}", options_.runtime_root, ec.message());
     thread_ = std::thread([this] { Loop(); });
     return Status::Ok();
   }
@@ -337,6 +337,7 @@ class Supervisor final : public ContainerRuntime {
     if (info->status == container::ContainerStatus::kRunning && same && IsMountPoint(dir + "/rootfs")) {
       UniqueFd fd(PidfdOpen(info->record.pid));
       if (fd.valid() && container::ProcessAlive(info->record.pid, info->record.start_time)) {
+        any_started_ = true;
         e.pid = info->record.pid;
         e.pidfd = std::move(fd);
         auto stat = container::ReadProcStat(e.pid);
@@ -440,6 +441,7 @@ class Supervisor final : public ContainerRuntime {
       (void)runtime_.Delete(p.id, true);
       return st.error().wrap(where + ": start");
     }
+    any_started_ = true;
     e.pid = info.record.pid;
     e.pidfd = std::move(fd);
     e.child = true;
@@ -610,7 +612,7 @@ class Supervisor final : public ContainerRuntime {
           ScheduleRestart(e);  // keeps trying, at most every kBackoffMax
         }
       }
-      if (now - last_sweep >= kSweepIntervalMs * kMillisecond) {
+      if (any_started_ && now - last_sweep >= kSweepIntervalMs * kMillisecond) {
         last_sweep = now;
         ReapStrays();
         CapLogs();
@@ -679,6 +681,7 @@ class Supervisor final : public ContainerRuntime {
   std::map<std::string, Entry> entries_;  // by runtime id
   UniqueFd wake_;
   std::atomic<bool> stop_{false};
+  bool any_started_ = false;  // no container yet: no strays to reap, no logs to cap
   std::thread thread_;
 };
 
