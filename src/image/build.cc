@@ -1034,6 +1034,7 @@ Result<StoredLayer> Builder::CopyStep(const Instruction& ins, const std::vector<
         target.resize(static_cast<size_t>(len));
         ApplyOptions apply;
         apply.whiteouts = WhiteoutMode::kFlatten;
+        apply.preserve_ownership = ::geteuid() == 0;  // unprivileged: the files are the caller's
         auto applied = ApplyLayerFd(sfd.get(), target, apply);
         if (!applied.ok()) return Error("ADD " + shown + ": unpack: " + applied.error().message());
         continue;
