@@ -190,7 +190,7 @@ class Supervisor final : public ContainerRuntime {
     return Status::Ok();
   }
 
-  Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans) override {
+  Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans, const std::string& project) override {
     std::lock_guard lock(mu_);
     std::vector<std::string> changes;
     std::vector<std::string> errors;
@@ -226,7 +226,8 @@ class Supervisor final : public ContainerRuntime {
         continue;
       }
       Entry& e = it->second;
-      if (e.plan == p && e.state != State::kFailed) continue;
+      const bool retry = e.state == State::kFailed && (project.empty() || p.project == project);
+      if (e.plan == p && !retry) continue;
       const bool changed = !(e.plan == p);
       if (changed) {
         std::vector<Entry*> one{&e};
@@ -254,12 +255,13 @@ class Supervisor final : public ContainerRuntime {
     return changes;
   }
 
-  bool Matches(const std::vector<ContainerPlan>& plans) override {
+  bool Matches(const std::vector<ContainerPlan>& plans, const std::string& project) override {
     std::lock_guard lock(mu_);
     if (plans.size() != entries_.size()) return false;
     for (const auto& p : plans) {
       auto it = entries_.find(p.id);
-      if (it == entries_.end() || !(it->second.plan == p) || it->second.state == State::kFailed) return false;
+      if (it == entries_.end() || !(it->second.plan == p)) return false;
+      if (it->second.state == State::kFailed && (project.empty() || p.project == project)) return false;
     }
     return true;
   }

@@ -49,9 +49,12 @@ class ContainerRuntime {
   // Converges on `plans` (every project's), see the file comment. Returns one line per change ("started container
   // web1 (busybox:latest)", "restarted container web2 (settings changed)", "removed container probe"); a container
   // that could not start is an error (the others are still converged; it stays listed as failed).
-  virtual Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans) = 0;
-  // True if Apply(plans) would change nothing (same plans, none failed).
-  virtual bool Matches(const std::vector<ContainerPlan>& plans) = 0;
+  // `project` ("" = all) is the project being changed: only its failed containers are tried again, so one project's
+  // missing image does not fail another project's `up`.
+  virtual Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans,
+                                                 const std::string& project = "") = 0;
+  // True if Apply(plans, project) would change nothing (same plans, none of `project`'s failed).
+  virtual bool Matches(const std::vector<ContainerPlan>& plans, const std::string& project = "") = 0;
   // [{"name","project","endpoint","id","image","image_digest","state","pid","restarts","exit_code","started",
   //   "restart","netns","addresses","log","runtime_root","error"}]; state: running, stopped, restarting, failed.
   virtual nlohmann::json Snapshot() = 0;

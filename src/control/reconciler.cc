@@ -93,13 +93,13 @@ std::vector<ContainerPlan> Reconciler::ContainersWith(const std::string& project
   return out;
 }
 
-cloudlet::Status Reconciler::ApplyContainers(const std::vector<ContainerPlan>& target,
+cloudlet::Status Reconciler::ApplyContainers(const std::vector<ContainerPlan>& target, const std::string& project,
                                              std::vector<std::string>& changes) {
   if (!container_runtime_) {
     if (target.empty()) return Status::Ok();
     return Error("this daemon runs no containers");
   }
-  auto lines = container_runtime_->Apply(target);
+  auto lines = container_runtime_->Apply(target, project);
   containers_ = target;  // even on failure: failed containers stay listed, and the next `up` retries them
   if (!lines.ok()) return lines.error();
   for (auto& line : *lines) changes.push_back(std::move(line));
@@ -227,7 +227,7 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
   const bool routers_same = applied_once_ && router_target == routers_;
   const std::vector<ContainerPlan> container_target = ContainersWith(project, BuildContainerPlans(project, cfg));
   const bool containers_same =
-      container_runtime_ ? container_runtime_->Matches(container_target) : container_target.empty();
+      container_runtime_ ? container_runtime_->Matches(container_target, project) : container_target.empty();
 
   if (plan.empty() && dataplane_same && vpns_same && routers_same && containers_same && recorded &&
       !recorded->pending) {
@@ -293,7 +293,7 @@ ChangeReport Reconciler::UpLocked(const std::string& project, const CloudConfig&
   if (!router_status.ok()) return fail(router_status);
   // Last: containers join their endpoints' namespaces (created above) and find their gateway configured.
   const size_t first_container_change = report.changes.size();
-  auto container_status = ApplyContainers(container_target, report.changes);
+  auto container_status = ApplyContainers(container_target, project, report.changes);
   for (size_t i = first_container_change; i < report.changes.size(); ++i) {
     spdlog::info("up {}: {}", project, report.changes[i]);
   }
@@ -334,7 +334,7 @@ ChangeReport Reconciler::DownLocked(const std::string& project) {
 
   // Containers first (they live in the endpoints' namespaces), then tunnels and data plane (their TUNs and ports live
   // in the namespaces and on the veths), then veths, then the namespaces cloudlet created.
-  if (auto st = ApplyContainers(ContainersWith(project, {}), report.changes); !st.ok()) return fail(st);
+  if (auto st = ApplyContainers(ContainersWith(project, {}), project, report.changes); !st.ok()) return fail(st);
   std::vector<VpnPlan> vpn_target;
   for (const auto& v : vpns_) {
     if (v.project != project) vpn_target.push_back(v);

@@ -74,7 +74,9 @@ class Reconciler {
   cloudlet::Status ApplyRouters(const std::vector<RouterPlan>& target, std::vector<std::string>& changes);
   // Every project's containers but `project`'s, plus `own`.
   std::vector<ContainerPlan> ContainersWith(const std::string& project, const std::vector<ContainerPlan>& own) const;
-  cloudlet::Status ApplyContainers(const std::vector<ContainerPlan>& target, std::vector<std::string>& changes);
+  // `project`: the one being changed (see ContainerRuntime::Apply).
+  cloudlet::Status ApplyContainers(const std::vector<ContainerPlan>& target, const std::string& project,
+                                   std::vector<std::string>& changes);
 
   HostOps& host_;
   SwitchRuntime& runtime_;

@@ -49,6 +49,7 @@ TEST(ReconcilerContainers, StartedAfterTheirNamespacesAndLeftAloneByASecondUp) {
   EXPECT_EQ(containers.applies[0][0].id, ContainerId(kProject, "a1"));
   EXPECT_TRUE(containers.netns_at_apply[0].count("a1"));
   EXPECT_TRUE(containers.netns_at_apply[0].count("b1"));
+  EXPECT_EQ(containers.projects[0], kProject);  // only this project's failed containers would be retried
 
   auto again = r.Up(kProject, WithContainers(), {});
   ASSERT_TRUE(again.status.ok());

@@ -129,10 +129,12 @@ class FakeContainers final : public ContainerRuntime {
   std::vector<std::vector<ContainerPlan>> applies;
   std::vector<std::set<std::string>> netns_at_apply;
   std::vector<std::string> commands;  // "start ID", "stop ID"
+  std::vector<std::string> projects;  // the `project` of each Apply
   bool fail = false;
 
-  Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans) override {
+  Result<std::vector<std::string>> Apply(const std::vector<ContainerPlan>& plans, const std::string& project) override {
     applies.push_back(plans);
+    projects.push_back(project);
     if (host_) netns_at_apply.push_back(host_->netns);
     if (fail) return Error("injected container failure");
     std::vector<std::string> lines;
@@ -149,7 +151,7 @@ class FakeContainers final : public ContainerRuntime {
     running = std::move(next);
     return lines;
   }
-  bool Matches(const std::vector<ContainerPlan>& plans) override {
+  bool Matches(const std::vector<ContainerPlan>& plans, const std::string&) override {
     if (fail || plans.size() != running.size()) return false;
     for (const auto& p : plans) {
       auto it = running.find(p.id);
