@@ -1087,22 +1087,30 @@ Status Builder::Metadata(const Instruction& ins) {
     }
     case InstructionKind::kExpose: {
       CL_ASSIGN_OR_RETURN(std::vector<std::string> ports, ExpandWords(ins.text, vars));
-      for (std::string port : ports) {
-        std::string proto = "tcp";
+      for (const std::string& written : ports) {
+        std::string port = written, proto = "tcp";
         size_t slash = port.find('/');
         if (slash != std::string::npos) {
           proto = port.substr(slash + 1);
           for (char& ch : proto) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           port = port.substr(0, slash);
         }
-        bool ok = !port.empty() &&
-                  std::all_of(port.begin(), port.end(), [](char ch) { return (ch >= '0' && ch <= '9') || ch == '-'; });
+        // "80" or a range "8000-8010" (Docker lists each port of a range).
+        uint32_t first = 0, last = 0;
+        size_t dash = port.find('-');
+        bool ok = ParseId(port.substr(0, dash), &first);
+        last = first;
+        if (ok && dash != std::string::npos) ok = ParseId(port.substr(dash + 1), &last);
+        ok = ok && first >= 1 && first <= last && last <= 65535;
         if (!ok || (proto != "tcp" && proto != "udp" && proto != "sctp")) {
-          return Error("EXPOSE " + port + ": expected PORT[-PORT][/tcp|/udp|/sctp]");
+          return Error("EXPOSE " + written + ": expected PORT[-PORT][/tcp|/udp|/sctp] with ports 1-65535");
         }
-        port += '/';
-        port += proto;
-        cc.exposed_ports.insert(port);
+        for (uint32_t n = first; n <= last; ++n) {
+          std::string entry = std::to_string(n);
+          entry += '/';
+          entry += proto;
+          cc.exposed_ports.insert(std::move(entry));
+        }
       }
       return Status::Ok();
     }

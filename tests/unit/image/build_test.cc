@@ -388,6 +388,12 @@ TEST_F(BuildTest, Errors) {
   EXPECT_EQ(BuildError("FROM scratch\nRUN true\n"),
             "Containerfile:2: RUN needs a container runtime, and none was given to the builder");
   EXPECT_EQ(BuildError("FROM scratch\nLABEL a=${b\n"), "Containerfile:2: unterminated ${b");
+  EXPECT_EQ(BuildError("FROM scratch\nEXPOSE 0\n"),
+            "Containerfile:2: EXPOSE 0: expected PORT[-PORT][/tcp|/udp|/sctp] with ports 1-65535");
+  EXPECT_EQ(BuildError("FROM scratch\nEXPOSE 80/icmp\n"),
+            "Containerfile:2: EXPOSE 80/icmp: expected PORT[-PORT][/tcp|/udp|/sctp] with ports 1-65535");
+  BuildResult ranged = MustBuild("FROM scratch\nARG P=9000\nEXPOSE ${P}-9002/UDP 80\n");
+  EXPECT_EQ(Config(ranged).config.exposed_ports, (std::set<std::string>{"80/tcp", "9000/udp", "9001/udp", "9002/udp"}));
 }
 
 // ---- RUN steps (root): a chroot stands in for the container runtime.
