@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -109,20 +110,25 @@ int StartStop(const ContainerArgs& a, bool start, std::ostream& out, std::ostrea
   return kExitOk;
 }
 
-// The last `n` lines of the file (reads at most its last 16 MiB), and the offset reached.
-std::string TailOf(const std::string& path, int n, std::streamoff& end) {
+// The whole file (at most its last `max` bytes), and its size.
+std::string ReadTail(const std::string& path, std::streamoff max, std::streamoff& size) {
   std::ifstream in(path, std::ios::binary);
   in.seekg(0, std::ios::end);
-  end = in.tellg();
-  if (end < 0) {
-    end = 0;
+  size = in ? static_cast<std::streamoff>(in.tellg()) : 0;
+  if (size <= 0) {
+    size = 0;
     return "";
   }
-  const std::streamoff start = n < 0 ? 0 : std::max<std::streamoff>(0, end - (16 << 20));
+  const std::streamoff start = std::max<std::streamoff>(0, size - max);
   in.seekg(start);
-  std::string text(static_cast<size_t>(end - start), '\0');
+  std::string text(static_cast<size_t>(size - start), '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+// The last `n` lines of `text` (all of it for n < 0).
+std::string LastLines(const std::string& text, int n) {
   if (n < 0) return text;
   size_t pos = text.size();
   if (pos > 0 && text[pos - 1] == '\n') --pos;
@@ -146,8 +152,14 @@ int Logs(const ContainerArgs& a, std::ostream& out, std::ostream& err) {
     err << "cloudlet: container " << a.name << " has no log yet (" << path << ")\n";
     return kExitFailure;
   }
-  std::streamoff offset = 0;
-  out << TailOf(path, a.tail, offset);
+  // The daemon caps the log by moving it to log.1 and starting afresh: the history is log.1, then log.
+  constexpr std::streamoff kMaxRead = 16 << 20;
+  std::streamoff offset = 0, older_size = 0;
+  std::string text = ReadTail(path, kMaxRead, offset);
+  if (a.tail < 0 || std::count(text.begin(), text.end(), '\n') < a.tail) {
+    text = ReadTail(path + ".1", kMaxRead, older_size) + text;
+  }
+  out << LastLines(text, a.tail);
   out.flush();
   while (a.follow) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -216,7 +228,8 @@ CLI::App* AddContainerCommands(CLI::App& app, ContainerArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(0, 3600));
 
-  a.logs = a.container->add_subcommand("logs", "Print what a container wrote to stdout and stderr");
+  a.logs = a.container->add_subcommand(
+      "logs", "Print what a container wrote to stdout and stderr (the daemon keeps the last 8 to 16 MiB)");
   a.logs->add_option("NAME", a.name, "The endpoint's name, or PROJECT_FILE/NAME")->required();
   a.logs->add_option("--tail,-n", a.tail, "Only the last N lines")->check(CLI::NonNegativeNumber);
   a.logs->add_flag("--follow,-f", a.follow, "Keep printing new output until interrupted");

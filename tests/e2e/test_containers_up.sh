@@ -4,7 +4,7 @@
 # firewall drops new connections between zones), flap exits 3 at once (restart: on-failure), once exits 0 (restart:
 # on-failure). Proves: `up` starts them; web1 fetches a page from web2 (container exec + busybox nc) and probe cannot;
 # `container ls` and `status` show them running; `logs` shows what web1 printed; `stop` stops web2 for good (no
-# restart) and `start` brings it back; kill -9 of web1's process -> restarted by its policy; flap is restarted with a
+# restart) and `start` brings it back; bg's 12 MB of output leave a log below 8 MiB (plus log.1); kill -9 of web1's process -> restarted by its policy; flap is restarted with a
 # backoff (a few restarts in 3 s, not hundreds), once stays stopped with exit code 0; a second `up` changes nothing
 # (same pids); changing web2's memory limit restarts web2 alone; kill -9 of the daemon, a new daemon adopts the
 # running containers (same pids, no duplicates in the runtime); `down` stops and deletes every container, unmounts
@@ -18,7 +18,7 @@ require_root
 require_cmd ip python3 busybox
 
 sw=$(e2e_name sw)
-w1=$(e2e_name w1) w2=$(e2e_name w2) pr=$(e2e_name pr) fl=$(e2e_name fl) on=$(e2e_name on)
+w1=$(e2e_name w1) w2=$(e2e_name w2) pr=$(e2e_name pr) fl=$(e2e_name fl) on=$(e2e_name on) bg=$(e2e_name bg)
 oct=$((E2E_ID % 250))
 N10="10.98.$oct" N20="10.99.$oct"
 RT_ROOT_CONTAINERS=/run/cloudlet/containers
@@ -81,18 +81,25 @@ endpoints:
       image: busybox:latest
       command: [sh, -c, 'echo once; exit 0']
       restart: on-failure
+  - name: $bg
+    switch: $sw
+    vlan: 20
+    container:
+      image: busybox:latest
+      command: [sh, -c, 'yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef | head -c 12000000; echo; echo last-line; exec sleep 3600']
 router:
   switch: $sw
 EOF
 }
 write_cfg 64Mi
 
-cloudlet_own "$cfg" "endpoint:$w1:$w1" "endpoint:$w2:$w2" "endpoint:$pr:$pr" "endpoint:$fl:$fl" "endpoint:$on:$on"
+cloudlet_own "$cfg" "endpoint:$w1:$w1" "endpoint:$w2:$w2" "endpoint:$pr:$pr" "endpoint:$fl:$fl" "endpoint:$on:$on" \
+  "endpoint:$bg:$bg"
 cloudlet_daemon_start "$E2E_TMP/cloudlet.sock" "$E2E_TMP/state" "$E2E_TMP/daemon1.log"
 
 # Fallback cleanup if `down` fails: the runtime's containers of this project (by id), their mounts.
 ids=()
-for n in "$w1" "$w2" "$pr" "$fl" "$on"; do
+for n in "$w1" "$w2" "$pr" "$fl" "$on" "$bg"; do
   ids+=("$(python3 - "$cfg" "$n" <<'PY'
 import os, sys
 project, name = sys.argv[1], sys.argv[2]
@@ -122,7 +129,7 @@ cloudlet_down_at_exit "$cfg"
 cl up "$cfg" >"$E2E_TMP/up1.out" 2>&1 || { cat "$E2E_TMP/up1.out" "$CLOUDLET_LOG" >&2; fail "cloudlet up failed"; }
 echo "--- first up:"
 cat "$E2E_TMP/up1.out"
-for n in "$w1" "$w2" "$pr" "$fl" "$on"; do
+for n in "$w1" "$w2" "$pr" "$fl" "$on" "$bg"; do
   grep -q "started container $n" "$E2E_TMP/up1.out" || fail "up did not report starting container $n"
 done
 
@@ -137,8 +144,8 @@ cl container ls
 pid1=$(ls_field "$w1" pid) pid2=$(ls_field "$w2" pid) pidp=$(ls_field "$pr" pid)
 [[ "$pid1" -gt 0 && "$pid2" -gt 0 && "$pidp" -gt 0 ]] || fail "running containers without pids: $pid1 $pid2 $pidp"
 [[ "$(ls_field "$w1" image_digest)" == sha256:* ]] || fail "container ls shows no image digest"
-status_json | python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["containers"]) == 5' ||
-  fail "status --format json does not list the 5 containers"
+status_json | python3 -c 'import json,sys; s=json.load(sys.stdin); assert len(s["containers"]) == 6' ||
+  fail "status --format json does not list the 6 containers"
 cl status | grep -q "$w1" || fail "status (table) does not show container $w1"
 
 # The network: web1 -> web2 in VLAN 10 works; probe (VLAN 20) -> web2 is dropped by the router's firewall.
@@ -184,6 +191,12 @@ echo "flap restarted $flaps times in about 3 s; state $(ls_field "$fl" state), e
   fail "once (exit 0, on-failure) should be stopped with exit code 0 and no restarts: $(cl container ls)"
 cl container logs "$on" | grep -q once || fail "once's log lacks its line"
 
+# The log is capped: bg wrote 12 MB; the daemon keeps log below 8 MiB (older output in log.1), new lines still land.
+bglog=$(ls_field "$bg" log)
+wait_for "[[ -s '$bglog.1' ]] && (( \$(stat -c %s '$bglog') < 8388608 ))" 15 ||
+  fail "bg's log was not capped: $(ls -l "$(dirname "$bglog")")"
+wait_for "cl container logs $bg --tail 1 | grep -q last-line" 10 || fail "bg's last line is not in its capped log"
+
 # A second up changes nothing.
 cl up "$cfg" >"$E2E_TMP/up2.out" 2>&1 || { cat "$E2E_TMP/up2.out" >&2; fail "second up failed"; }
 grep -qi "nothing changed" "$E2E_TMP/up2.out" || fail "second up changed something: $(cat "$E2E_TMP/up2.out")"
@@ -206,8 +219,8 @@ wait_for "running $w1 && running $w2 && running $pr" 15 || fail "containers not 
 [[ "$(ls_field "$w1" pid)" == "$pid1" && "$(ls_field "$w2" pid)" == "$pid2" && "$(ls_field "$pr" pid)" == "$pidp" ]] ||
   fail "the restarted daemon did not adopt the running containers: $(cl container ls)"
 grep -q "adopted running container $w1" "$E2E_TMP/daemon2.log" || fail "daemon log does not say web1 was adopted"
-n_rt=$("$CLOUDLET" runtime --root $RT_ROOT_CONTAINERS list -q | grep -c -- "-$E2E_ID\|t${E2E_ID}" || true)
-[[ "$n_rt" -le 5 ]] || fail "the runtime holds $n_rt containers of this run (duplicates?)"
+n_rt=$("$CLOUDLET" runtime --root $RT_ROOT_CONTAINERS list -q | grep -c -- "t${E2E_ID}" || true)
+[[ "$n_rt" -le 6 ]] || fail "the runtime holds $n_rt containers of this run (duplicates?)"
 wait_for "fetch $w1 $N10.12 | grep -q '200 OK'" 15 || fail "web1 cannot reach web2 after the daemon restart"
 # An adopted container (not the new daemon's child) is still supervised.
 kill -KILL "$pid1"
@@ -227,4 +240,4 @@ grep -q "$E2E_TMP/state/containers" /proc/mounts && fail "a container rootfs is 
 [[ -z "$(ls -A "$E2E_TMP/state/containers")" ]] || fail "container directories left after down: $(ls -R "$E2E_TMP/state/containers")"
 [[ "$(cl container ls --format json)" == "[]" ]] || fail "container ls is not empty after down"
 
-pass "containers: up, VLAN isolation, logs, stop/start, restart policy with backoff, idempotent up, change, adoption after daemon kill -9, down"
+pass "containers: up, VLAN isolation, logs (capped), stop/start, restart policy with backoff, idempotent up, change, adoption after daemon kill -9, down"
