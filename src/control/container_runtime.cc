@@ -51,7 +51,9 @@ constexpr Nanos kBackoffMax = 10 * kSecond;
 constexpr Nanos kStableRun = 10 * kSecond;  // a start that ran this long resets the backoff
 constexpr Nanos kCreateTimeout = 30 * kSecond;
 constexpr Nanos kKillWait = 5 * kSecond;
-constexpr int kSweepIntervalMs = 2000;  // zombie sweep and log cap, at most this far apart
+constexpr int kSweepIntervalMs = 2000;
+constexpr const char* kStoppedMarker = "stopped-by-user";  // in <dir>: `container stop` survives a daemon restart  //
+                                                           // zombie sweep and log cap, at most this far apart
 
 Nanos MonoNow() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -218,6 +220,11 @@ class Supervisor final : public ContainerRuntime {
           changes.push_back(line);
           continue;
         }
+        if (::access((Dir(p) + "/" + kStoppedMarker).c_str(), F_OK) == 0) {
+          e.user_stopped = true;  // `container stop` before a daemon restart still holds
+          e.state = State::kStopped;
+          continue;
+        }
         if (auto st = Launch(e); !st.ok()) {
           errors.push_back(st.message());
           continue;
@@ -236,6 +243,7 @@ class Supervisor final : public ContainerRuntime {
         e.plan = p;
         e.restarts = 0;
         ::unlink((Dir(p) + "/restarts").c_str());
+        ::unlink((Dir(p) + "/" + kStoppedMarker).c_str());
         e.backoff = kBackoffMin;
         e.user_stopped = false;
       }
@@ -298,6 +306,7 @@ class Supervisor final : public ContainerRuntime {
     Entry& e = it->second;
     if (e.state == State::kRunning) return Error("container " + e.plan.name + " is already running");
     e.user_stopped = false;
+    ::unlink((Dir(e.plan) + "/" + kStoppedMarker).c_str());
     e.backoff = kBackoffMin;
     CL_RETURN_IF_ERROR(Launch(e));
     Wake();
@@ -310,6 +319,7 @@ class Supervisor final : public ContainerRuntime {
     if (it == entries_.end()) return Error("no container " + id);
     Entry& e = it->second;
     e.user_stopped = true;
+    (void)container::WriteFileAtomic(Dir(e.plan) + "/" + kStoppedMarker, "", 0600);
     if (e.state != State::kRunning) {
       e.state = State::kStopped;
       return "container " + e.plan.name + " was not running";

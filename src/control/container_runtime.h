@@ -25,7 +25,7 @@
 // Daemon restart: a planned container found running in the runtime root with the same plan (<dir>/plan.json holds
 //   its fingerprint) is adopted, not started twice; it is not the new daemon's child, so its exit is seen through
 //   its pidfd without an exit code (reported as -1; on-failure restarts it). Anything else under that id is deleted
-//   and started afresh.
+//   and started afresh, unless `Stop` left <dir>/stopped-by-user (the container stays stopped until `Start`).
 #pragma once
 
 #include <memory>

@@ -2,13 +2,14 @@
 # Containers declared in the YAML run under the daemon. A busybox image in a private store (`image import
 # --busybox`); web1 and web2 serve HTTP on VLAN 10, probe sits on VLAN 20 (the router is both VLANs' gateway and its
 # firewall drops new connections between zones), flap exits 3 at once (restart: on-failure), once exits 0 (restart:
-# on-failure). Proves: `up` starts them; web1 fetches a page from web2 (container exec + busybox nc) and probe cannot;
-# `container ls` and `status` show them running; `logs` shows what web1 printed; `stop` stops web2 for good (no
-# restart) and `start` brings it back; bg's 12 MB of output leave a log below 8 MiB (plus log.1); kill -9 of web1's process -> restarted by its policy; flap is restarted with a
-# backoff (a few restarts in 3 s, not hundreds), once stays stopped with exit code 0; a second `up` changes nothing
-# (same pids); changing web2's memory limit restarts web2 alone; kill -9 of the daemon, a new daemon adopts the
-# running containers (same pids, no duplicates in the runtime); `down` stops and deletes every container, unmounts
-# their rootfs and removes their directories.
+# on-failure), bg prints 12 MB. Proves: `up` starts them; web1 fetches a page from web2 (container exec + busybox nc)
+# and probe cannot; `container ls` and `status` show them running; `logs` shows what web1 printed; `stop` stops web2
+# for good (no restart) and `start` brings it back; kill -9 of web1's process -> restarted by its policy; flap is
+# restarted with a backoff (a few restarts in 3 s, not hundreds), once stays stopped with exit code 0; bg's log is
+# capped below 8 MiB (older output in log.1, still shown by `logs`); a second `up` changes nothing (same pids);
+# changing web2's memory limit restarts web2 alone; kill -9 of the daemon: a new daemon adopts the running containers
+# (same pids, no duplicates in the runtime) and keeps probe, stopped by the user, stopped; `down` stops and deletes
+# every container, unmounts their rootfs and removes their directories.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -210,14 +211,20 @@ grep -q "container $w1" "$E2E_TMP/up3.out" && fail "changing web2 touched web1: 
 wait_for "running $w2" 10 || fail "web2 is not running after its change"
 pid2=$(ls_field "$w2" pid)
 
-# Daemon killed and restarted: the running containers are adopted, not started twice.
+# Daemon killed and restarted: the running containers are adopted, not started twice; probe, stopped by the user
+# before, stays stopped.
+cl container stop "$pr" --timeout 0 >/dev/null || fail "container stop $pr failed"
 cloudlet_daemon_stop KILL
 kill -0 "$pid1" 2>/dev/null || fail "web1 died with the daemon"
 cloudlet_daemon_start "$E2E_TMP/cloudlet.sock" "$E2E_TMP/state" "$E2E_TMP/daemon2.log"
 cloudlet_down_at_exit "$cfg"
-wait_for "running $w1 && running $w2 && running $pr" 15 || fail "containers not running after the daemon restart: $(cl container ls)"
-[[ "$(ls_field "$w1" pid)" == "$pid1" && "$(ls_field "$w2" pid)" == "$pid2" && "$(ls_field "$pr" pid)" == "$pidp" ]] ||
+wait_for "running $w1 && running $w2" 15 || fail "containers not running after the daemon restart: $(cl container ls)"
+[[ "$(ls_field "$w1" pid)" == "$pid1" && "$(ls_field "$w2" pid)" == "$pid2" ]] ||
   fail "the restarted daemon did not adopt the running containers: $(cl container ls)"
+[[ "$(ls_field "$pr" state)" == stopped ]] || fail "probe, stopped before the daemon restart, was started again"
+cl container start "$pr" >/dev/null || fail "container start $pr after the daemon restart failed"
+wait_for "running $pr" 10 || fail "probe did not start"
+pidp=$(ls_field "$pr" pid)
 grep -q "adopted running container $w1" "$E2E_TMP/daemon2.log" || fail "daemon log does not say web1 was adopted"
 n_rt=$("$CLOUDLET" runtime --root $RT_ROOT_CONTAINERS list -q | grep -c -- "t${E2E_ID}" || true)
 [[ "$n_rt" -le 6 ]] || fail "the runtime holds $n_rt containers of this run (duplicates?)"
@@ -240,4 +247,4 @@ grep -q "$E2E_TMP/state/containers" /proc/mounts && fail "a container rootfs is 
 [[ -z "$(ls -A "$E2E_TMP/state/containers")" ]] || fail "container directories left after down: $(ls -R "$E2E_TMP/state/containers")"
 [[ "$(cl container ls --format json)" == "[]" ]] || fail "container ls is not empty after down"
 
-pass "containers: up, VLAN isolation, logs (capped), stop/start, restart policy with backoff, idempotent up, change, adoption after daemon kill -9, down"
+pass "containers: up, VLAN isolation, logs (capped), stop/start, restart policy with backoff, idempotent up, change, adoption after daemon kill -9 (a user stop kept), down"
