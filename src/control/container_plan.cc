@@ -172,9 +172,12 @@ Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerS
   }
 
   p.env = in.image.env;
-  for (const auto& [k, v] : d.env) {
-    std::erase_if(p.env, [&](const std::string& e) { return EnvKey(e) == k; });
-    p.env.push_back(k + "=" + v);
+  for (const auto& kv : d.env) {
+    std::erase_if(p.env, [&](const std::string& e) { return EnvKey(e) == kv.first; });
+    std::string entry = kv.first;
+    entry += '=';
+    entry += kv.second;
+    p.env.push_back(std::move(entry));
   }
   bool has_path = false;
   for (const auto& e : p.env) has_path = has_path || EnvKey(e) == "PATH";
@@ -259,7 +262,7 @@ Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerS
     mount.type = "bind";
     mount.source = m.source;
     mount.options = {"rbind", "rprivate"};
-    if (m.read_only) mount.options.push_back("ro");
+    if (m.read_only) mount.options.emplace_back("ro");
     spec.mounts.push_back(std::move(mount));
   }
   spec.annotations["org.cloudlet.project"] = plan.project;

@@ -397,10 +397,15 @@ class Supervisor final : public ContainerRuntime {
     const std::string dir = Dir(p);
     const std::string where = "container " + p.name;
     std::error_code ec;
-    for (const char* sub : {"upper", "work", "rootfs"}) {
-      std::filesystem::create_directories(dir + "/" + sub, ec);
-      if (ec) return Error(where + ": cannot create " + dir + "/" + sub + ": " + ec.message());
+    std::string failed;
+    for (const char* sub : {"/upper", "/work", "/rootfs"}) {
+      std::filesystem::create_directories(dir + sub, ec);
+      if (ec) {
+        failed = sub;
+        break;
+      }
     }
+    if (ec) return Error(where + ": cannot create " + dir + failed + ": " + ec.message());
     auto store = image::ImageStore::Open(options_.image_store);
     if (!store.ok()) return store.error().wrap(where + ": image store " + options_.image_store);
     auto desc = store->Resolve(p.decl.image);
@@ -476,6 +481,7 @@ class Supervisor final : public ContainerRuntime {
       args.push_back(a);
     }
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 

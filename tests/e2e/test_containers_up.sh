@@ -136,6 +136,7 @@ done
 
 # ls_field NAME FIELD: a field of container NAME from `container ls --format json`.
 ls_field() { cl container ls --format json | python3 -c 'import json,sys; print(next(c for c in json.load(sys.stdin) if c["name"]==sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+# shellcheck disable=SC2317 # called through wait_for's eval
 running() { [[ "$(ls_field "$1" state)" == running ]]; }
 
 for n in "$w1" "$w2" "$pr"; do
