@@ -77,9 +77,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   daemon->add_option("--log-level", daemon_args.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  std::string daemon_image_store;
   daemon
-      ->add_option("--image-store", daemon_image_store,
+      ->add_option("--image-store", daemon_args.image_store,
                    "The image store containers' images come from (env CLOUDLET_IMAGE_STORE, default "
                    "/var/lib/cloudlet/images)")
       ->type_name("DIR");
@@ -134,8 +133,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   if (daemon->parsed()) {
     daemon_args.socket_path = socket_path;
-    // The daemon reads its image store from the environment (DaemonArgs has no field for it).
-    if (!daemon_image_store.empty()) ::setenv("CLOUDLET_IMAGE_STORE", ProjectPath(daemon_image_store).c_str(), 1);
+    if (!daemon_args.image_store.empty()) daemon_args.image_store = ProjectPath(daemon_args.image_store);
     return RunDaemonCommand(daemon_args, out, err);
   }
   if (up->parsed()) return RunUpCommand(socket_path, file, out, err);

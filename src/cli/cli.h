@@ -17,6 +17,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 struct DaemonArgs {
   std::string socket_path;
   std::string state_dir;
+  std::string image_store;  // "" = $CLOUDLET_IMAGE_STORE, else the default store
   std::string log_level = "info";
   bool detach = false;
 };

@@ -36,7 +36,7 @@ void SetupLogging(const std::string& level) {
 
 int RunInForeground(const DaemonArgs& args, std::ostream& err) {
   SetupLogging(args.log_level);
-  auto st = RunDaemon({args.socket_path, args.state_dir});
+  auto st = RunDaemon({args.socket_path, args.state_dir, args.image_store});
   if (!st.ok()) {
     err << "cloudlet: daemon: " << st.message() << "\n";
     return kExitFailure;

@@ -49,7 +49,7 @@ nlohmann::json ContainerPlanJson(const ContainerPlan& plan);
 
 // What BuildContainerSpec needs besides the plan.
 struct ContainerSpecInputs {
-  oci::Spec base;  // oci::DefaultSpec() (runc's template); a parameter so this file needs no oci code
+  oci::Spec base;  // the template the container settings are applied to: oci::DefaultSpec() (runc's)
 
   oci::ContainerConfig image;  // the image config's "config"
   std::string rootfs;          // absolute path of the mounted rootfs
