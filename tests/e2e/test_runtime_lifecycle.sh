@@ -17,6 +17,16 @@ pid=$(cat "$E2E_TMP/pid")
   fail "state pid differs from --pid-file"
 # The init is blocked before exec: its command line is still the runtime's, not sleep.
 if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "sleep 1000"; then fail "process ran before start"; fi
+# The init joined its cgroup itself (v1: every hierarchy the group uses; v2: cloned into it) before it was ready.
+if grep -q '^0::' "/proc/$pid/cgroup" && ! grep -q ' - cgroup ' /proc/self/mountinfo; then
+  grep -qx "0::/cloudlet/$id" "/proc/$pid/cgroup" || fail "init not in its v2 group: $(cat "/proc/$pid/cgroup")"
+else
+  for ctrl in memory pids cpu cpuacct cpuset devices freezer; do
+    grep -Eq "^[0-9]+:([^:]*,)?$ctrl(,[^:]*)?:/cloudlet/$id\$" "/proc/$pid/cgroup" ||
+      fail "init not in its $ctrl group: $(cat "/proc/$pid/cgroup")"
+  done
+fi
+rt create --bundle "$B" "$id" 2>/dev/null && fail "a second create with the same id succeeded"
 
 rt start "$id" || fail "start failed"
 assert_eq running "$(rt_status "$id")" "status after start"
@@ -41,6 +51,12 @@ wait_for "[[ \$(rt_status $id) == stopped ]]" 5 || fail "status after kill: $(rt
 rt kill "$id" KILL 2>/dev/null && fail "kill of a stopped container succeeded"
 rt delete "$id" || fail "delete failed"
 rt state "$id" 2>/dev/null && fail "state after delete succeeded"
+# The emptied state directory is parked for reuse, never listed; the id is free again at once.
+rt list -q | grep -q . && fail "list after delete: $(rt list -q)"
+rt create --bundle "$B" "$id" || fail "create again after delete"
+assert_eq created "$(rt_status "$id")" "status of the re-created container"
+rt delete --force "$id" || fail "delete --force of a created container"
+[[ -z "$(rt list -q)" ]] || fail "list after delete --force: $(rt list -q)"
 
 # run: foreground, the process's exit code, the container removed afterwards.
 rt_config "$B" "c['process']['args'] = ['sh', '-c', 'exit 3']"

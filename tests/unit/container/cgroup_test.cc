@@ -3,12 +3,15 @@
 // limit and OOM kill, cpuset, freezer, devices, Destroy) under a group named after the test process.
 #include "container/cgroup.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -419,6 +422,28 @@ TEST_F(FakeV1Test, StatsProcessesAndAddProcess) {
     EXPECT_EQ(value, "77");
   }
   EXPECT_FALSE(cg->AddProcess(0).ok());
+}
+
+TEST_F(FakeV1Test, SelfJoinOpensEachHierarchysTasksFileAndWritesZero) {
+  auto cg = Make();
+  ASSERT_NE(cg, nullptr);
+  for (const char* h : {"cpuset", "memory", "cpu,cpuacct", "pids", "devices", "freezer"}) {
+    WriteText(H(h) + "/cloudlet/c1/tasks", "");
+  }
+  auto join = cg->PrepareSelfJoin();
+  ASSERT_TRUE(join.ok()) << join.error().message();
+  EXPECT_FALSE(join->empty());
+  ASSERT_TRUE(join->Join().ok());
+  EXPECT_TRUE(join->empty());  // the files are closed once used
+  for (const char* h : {"cpuset", "memory", "cpu,cpuacct", "pids", "devices", "freezer"}) {
+    EXPECT_EQ(ReadText(H(h) + "/cloudlet/c1/tasks"), "0") << h;  // "0": the writing thread itself
+  }
+  EXPECT_FALSE(cg->OpenDir().ok());  // v1 has no single directory to clone into
+
+  fs::remove(H("pids") + "/cloudlet/c1/tasks");
+  auto missing = cg->PrepareSelfJoin();
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.error().message(), HasSubstr("pids/cloudlet/c1/tasks"));
 }
 
 TEST_F(FakeV1Test, FreezerAndOpen) {
@@ -888,6 +913,71 @@ TEST_F(RealCgroupTest, FreezeAndThawASleepingChild) {
   } else {
     EXPECT_THAT(ReadText(cg_->Dir("") + "/cgroup.events"), HasSubstr("frozen 0"));
   }
+}
+
+// The runtime's way into a group: a child joins through files its parent opened (v1), or is cloned into it (v2).
+TEST_F(RealCgroupTest, ChildJoinsItselfOrIsClonedIntoTheGroup) {
+  ASSERT_NO_FATAL_FAILURE(CreateGroup());
+  pid_t pid = -1;
+  int gate[2];
+  ASSERT_EQ(pipe2(gate, O_CLOEXEC), 0);
+  if (layout_.version == CgroupVersion::kV1) {
+    auto join = cg_->PrepareSelfJoin();
+    ASSERT_TRUE(join.ok()) << join.error().message();
+    ASSERT_FALSE(join->empty());
+    pid = fork();
+    if (pid == 0) {
+      close(gate[1]);
+      char c;
+      _exit(join->Join().ok() && read(gate[0], &c, 1) >= 0 ? 0 : 1);
+    }
+    join->Close();
+  } else {
+    auto dir = cg_->OpenDir();
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    clone_args args{};
+    args.flags = CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(dir->get());
+    args.exit_signal = SIGCHLD;
+    pid = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof(args)));
+    if (pid == 0) {
+      close(gate[1]);
+      char c;
+      _exit(read(gate[0], &c, 1) >= 0 ? 0 : 1);
+    }
+  }
+  ASSERT_GT(pid, 0);
+  close(gate[0]);
+  // Bounded wait for the child to have joined (it does so first thing).
+  for (int i = 0; i < 500 && cg_->Processes().empty(); ++i) usleep(10000);
+  EXPECT_THAT(cg_->Processes(), ElementsAre(pid));
+  close(gate[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Empty now: Destroy only removes the directories.
+  auto st = cg_->Destroy();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_FALSE(Cgroup::Open(layout_, path_, "unused").ok());
+}
+
+TEST_F(RealCgroupTest, DestroyRemovesNestedGroups) {
+  ASSERT_NO_FATAL_FAILURE(CreateGroup());
+  std::vector<std::string> nested;
+  if (layout_.version == CgroupVersion::kV2) {
+    nested.push_back(cg_->Dir("") + "/inner");
+  } else {
+    for (const auto& [controller, mount] : layout_.v1) nested.push_back(cg_->Dir(controller) + "/inner");
+  }
+  for (const auto& d : nested) {
+    if (!fs::exists(d)) {
+      ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d;
+    }
+  }
+  auto st = cg_->Destroy();
+  ASSERT_TRUE(st.ok()) << st.message();
+  for (const auto& d : nested) EXPECT_FALSE(fs::exists(d)) << d;
+  EXPECT_FALSE(Cgroup::Open(layout_, path_, "unused").ok());
 }
 
 TEST_F(RealCgroupTest, DestroyKillsEverythingAndRemovesTheGroup) {
