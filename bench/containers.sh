@@ -47,13 +47,14 @@ e2e_defer "for c in \$(runc --root '$RUNC_ROOT' list -q 2>/dev/null); do runc --
 cycle() {
   "$1" --root "$2" create --bundle "$B" "$3" && "$1" --root "$2" start "$3" && "$1" --root "$2" delete --force "$3"
 }
-# timed RUNTIME ROOT ROUND: elapsed ns of one cycle.
+# timed RUNTIME ROOT ROUND: elapsed ns of one cycle, from bash's own clock (EPOCHREALTIME, microseconds): a `date`
+# for each timestamp would add its exec (~1-2 ms on this VM, glibc's start-up) to every cycle of both runtimes.
 timed() {
   local t0 t1
-  t0=$(date +%s%N)
+  t0=${EPOCHREALTIME/[.,]/}
   cycle "$1" "$2" "b$3" >/dev/null || fail "$1: create/start/delete failed in round $3"
-  t1=$(date +%s%N)
-  echo $((t1 - t0))
+  t1=${EPOCHREALTIME/[.,]/}
+  echo $(((10#$t1 - 10#$t0) * 1000))
 }
 
 # Warm both (page cache, cgroup hierarchy) before measuring.

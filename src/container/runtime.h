@@ -1,16 +1,18 @@
 // cloudlet's OCI runtime (runtime-spec 1.x, Linux), with runc's commands and its on-disk layout: one directory per
-// container under the root (<root>/<id>/state.json, exec.fifo, config.json). No daemon: each command is one short
+// container under the root (<root>/<id>/state.json, exec.fifo, config.json; emptied ones wait as <root>/~spareN to be
+// reused, as rmdir can take milliseconds, see RemoveStateDir). No daemon: each command is one short
 // process. `Create` clones the container's init straight from the calling process (no re-exec), which sets up
 // namespaces, mounts, devices, pivot_root, the process's limits and identity, then blocks opening exec.fifo until
 // `Start` opens it for reading; seccomp is loaded last, just before execve.
 //
-//   parent (runtime)                          child (container init, clone3 with the new namespaces)
-//   join path namespaces, clone3 ──────────►  wait "go"
-//   uid/gid maps, cgroup, oom_score_adj
-//   "go" (pid) ─────────────────────────────► cgroup ns, mounts, devices
-//   prestart + createRuntime hooks ◄──"hooks"  (only when the spec has hooks)
+//   parent (runtime)                          child (container init, clone3 with the new namespaces; on cgroup v2
+//                                              CLONE_INTO_CGROUP puts it in its group from the start)
+//   join path namespaces, clone3 ──────────►  v1: join its cgroups (writes "0" to `tasks` files the parent opened)
+//   uid/gid maps, oom_score_adj, start time    with a new user namespace: wait for "go" first
+//   "go" (pid) ─────────────────────────────► cgroup ns, mounts, devices (in parallel with the parent otherwise)
+//   prestart + createRuntime hooks ◄──"hooks"  (only when the spec has hooks; "go" is awaited first)
 //   "hooks done" ───────────────────────────► createContainer hooks, pivot_root, masked/readonly paths, sysctl,
-//                                              hostname, terminal, rlimits, nnp, caps, user, cwd
+//                                              hostname, terminal, rlimits, nnp, caps, user, cwd, "go" awaited
 //   write state.json, exit  ◄──────"ready"     open exec.fifo (blocks until `start`), startContainer hooks,
 //                                              seccomp, execve
 #pragma once
