@@ -962,16 +962,41 @@ Result<int> Runtime::Exec(const std::string& id, const ExecOptions& o) {
     }
     c.console_fd = console.get();
   }
+  // Into the container's cgroup as the init got there (see Launch): never a move by pid, which waits for an RCU
+  // grace period on v1.
+  std::unique_ptr<Cgroup> cgroup;
+  CgroupSelfJoin cgroup_join;
+  UniqueFd cgroup_dir;
+  if (r.has_cgroup) {
+    CL_ASSIGN_OR_RETURN(CgroupLayout layout, CgroupLayout::Detect());
+    auto opened = Cgroup::Open(layout, r.cgroups_path, r.id);
+    if (!opened.ok()) return opened.error().wrap("cgroup");
+    cgroup = std::move(*opened);
+    CL_ASSIGN_OR_RETURN(cgroup_join, cgroup->PrepareSelfJoin());
+    if (layout.version == CgroupVersion::kV2) {
+      auto dir_fd = cgroup->OpenDir();
+      if (dir_fd.ok()) cgroup_dir = std::move(*dir_fd);
+    }
+    c.cgroup_join = cgroup_join.empty() ? nullptr : &cgroup_join;
+  }
+  bool parent_attaches = cgroup && !c.cgroup_join;
   int child_pidfd = -1;
-  pid_t pid;
+  pid_t pid = -1;
   {
     UniqueFd own_pid;
     if (pid_ns.valid()) {
       own_pid.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
       if (setns(pid_ns.get(), CLONE_NEWPID) != 0) return ErrnoError("join the container's pid namespace");
     }
-    pid = Clone(0, &child_pidfd);
-    if (pid == 0) ExecMain(c);
+    if (cgroup_dir.valid()) {
+      pid = Clone(0, &child_pidfd, cgroup_dir.get());
+      if (pid == 0) ExecMain(c);
+      if (pid >= 0) parent_attaches = false;
+    }
+    if (pid < 0) {
+      pid = Clone(0, &child_pidfd);
+      if (pid == 0) ExecMain(c);
+    }
     if (own_pid.valid()) (void)setns(own_pid.get(), CLONE_NEWPID);
   }
   if (pid < 0) return ErrnoError("clone");
@@ -979,10 +1004,10 @@ Result<int> Runtime::Exec(const std::string& id, const ExecOptions& o) {
   child_sync.reset();
   console.reset();
   ns_fds.clear();
-  if (r.has_cgroup) {
-    CL_ASSIGN_OR_RETURN(CgroupLayout layout, CgroupLayout::Detect());
-    auto cg = Cgroup::Open(layout, r.cgroups_path, r.id);
-    Status st = cg.ok() ? (*cg)->AddProcess(pid) : cg.status();
+  cgroup_join.Close();
+  cgroup_dir.reset();
+  if (parent_attaches) {
+    Status st = cgroup->AddProcess(pid);
     if (!st.ok()) {
       PidfdSignal(cpidfd.get(), SIGKILL);
       waitpid(pid, nullptr, 0);

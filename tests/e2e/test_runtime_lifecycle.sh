@@ -40,6 +40,15 @@ code=0
 rt exec "$id" sh -c 'exit 7' || code=$?
 assert_eq 7 "$code" "exec exit code"
 rt exec --env FOO=bar --cwd /tmp "$id" sh -c 'test "$FOO" = bar && test "$(pwd)" = /tmp' || fail "exec --env/--cwd"
+# An exec'd process joins the container's cgroups as the init did (the spec has no cgroup namespace: full paths).
+cg=$(rt exec "$id" cat /proc/self/cgroup)
+if grep -q ' - cgroup ' /proc/self/mountinfo; then
+  for ctrl in memory pids devices freezer; do
+    grep -Eq "^[0-9]+:([^:]*,)?$ctrl(,[^:]*)?:/cloudlet/$id\$" <<<"$cg" || fail "exec'd process not in its $ctrl group: $cg"
+  done
+else
+  grep -qx "0::/cloudlet/$id" <<<"$cg" || fail "exec'd process not in its v2 group: $cg"
+fi
 
 rt list | grep -q "^$id .*running" || fail "list: $(rt list)"
 rt list --format json | python3 -c "import json,sys; l=json.load(sys.stdin); assert any(c['id']=='$id' and c['status']=='running' for c in l)" ||
