@@ -59,8 +59,8 @@ struct ContainerSpecInputs {
 };
 
 // The bundle's config.json: `base`, made non-interactive, with Docker's default capabilities (runc's three are too
-// few for images written for Docker), and the process, hostname, limits, mounts and namespaces of the plan. Errors say what to change in the YAML ("no command: the image has neither Entrypoint
-// nor Cmd; set container.command").
+// few for images written for Docker), and the process, hostname, limits, mounts and namespaces of the plan. Errors say
+// what to change in the YAML ("no command: the image has neither Entrypoint nor Cmd; set container.command").
 Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerSpecInputs& in);
 
 // "1000", "1000:1000", "www", "www:staff" against passwd/group text. Empty user = root.

@@ -173,7 +173,12 @@ Result<PruneStats> PruneUnpacked(const ImageStore& store, const std::vector<std:
     }
   }
   ::closedir(d);
-  for (const std::string& name : remove) RemoveTree(root + "/" + name);
+  for (const std::string& name : remove) {
+    std::string path = root;
+    path += '/';
+    path += name;
+    RemoveTree(path);
+  }
   return stats;
 }
 
