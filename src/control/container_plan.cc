@@ -2,10 +2,10 @@
 #include "control/container_plan.h"
 
 #include <cstdio>
-#include <sstream>
 
 #include "control/naming.h"
 #include "control/planner.h"
+#include "oci/image_user.h"
 
 namespace cloudlet {
 
@@ -18,35 +18,6 @@ std::string Hex8(uint32_t v) {
   char buf[9];
   std::snprintf(buf, sizeof buf, "%08x", v);
   return buf;
-}
-
-bool ParseU32(const std::string& s, uint32_t& out) {
-  if (s.empty() || s.size() > 10) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > UINT32_MAX) return false;
-  out = static_cast<uint32_t>(v);
-  return true;
-}
-
-// Fields of the /etc/passwd or /etc/group line whose first field is `name` (or whose third field is `id`).
-// `min_fields`: 4 for passwd (name:pw:uid:gid), 3 for group (name:pw:gid; the member list may be empty).
-std::vector<std::string> FindEntry(const std::string& text, const std::string& name, const std::string& id,
-                                   size_t min_fields = 4) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::string field;
-    std::istringstream ls(line);
-    while (std::getline(ls, field, ':')) f.push_back(field);
-    if (f.size() < min_fields) continue;
-    if ((!name.empty() && f[0] == name) || (!id.empty() && f[2] == id)) return f;
-  }
-  return {};
 }
 
 std::string EnvKey(const std::string& kv) { return kv.substr(0, kv.find('=')); }
@@ -117,36 +88,6 @@ nlohmann::json ContainerPlanJson(const ContainerPlan& plan) {
   return j;
 }
 
-Result<oci::User> ResolveImageUser(const std::string& user, const std::string& passwd, const std::string& group) {
-  oci::User out;
-  if (user.empty()) return out;
-  const auto colon = user.find(':');
-  const std::string u = user.substr(0, colon);
-  const std::string g = colon == std::string::npos ? "" : user.substr(colon + 1);
-  bool gid_known = false;
-  if (ParseU32(u, out.uid)) {
-    auto entry = FindEntry(passwd, "", u);
-    if (!entry.empty() && ParseU32(entry[3], out.gid)) gid_known = true;
-  } else {
-    auto entry = FindEntry(passwd, u, "");
-    if (entry.empty() || !ParseU32(entry[2], out.uid)) {
-      return Error("the image's user '" + u + "' is not in its /etc/passwd; set container.user to a numeric uid");
-    }
-    gid_known = ParseU32(entry[3], out.gid);
-  }
-  if (!g.empty()) {
-    if (!ParseU32(g, out.gid)) {
-      auto entry = FindEntry(group, g, "", 3);
-      if (entry.empty() || !ParseU32(entry[2], out.gid)) {
-        return Error("the image's group '" + g + "' is not in its /etc/group; set container.user to numeric uid:gid");
-      }
-    }
-  } else if (!gid_known) {
-    out.gid = 0;
-  }
-  return out;
-}
-
 Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerSpecInputs& in) {
   const ContainerDecl& d = plan.decl;
   oci::Spec spec = in.base;
@@ -188,18 +129,16 @@ Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerS
   if (p.cwd[0] != '/') p.cwd = "/" + p.cwd;
 
   if (d.uid) {
-    p.user = {};
-    p.user.uid = *d.uid;
-    if (d.gid) {
-      p.user.gid = *d.gid;
-    } else {
-      auto entry = FindEntry(in.passwd, "", std::to_string(*d.uid));
-      uint32_t gid = 0;
-      p.user.gid = !entry.empty() && ParseU32(entry[3], gid) ? gid : 0;
-    }
+    // A numeric user: its group from the image's /etc/passwd unless given.
+    std::string user = std::to_string(*d.uid);
+    if (d.gid) user += ":" + std::to_string(*d.gid);
+    CL_ASSIGN_OR_RETURN(p.user, oci::ResolveImageUser(user, in.passwd, in.group));
   } else {
-    auto user = ResolveImageUser(in.image.user, in.passwd, in.group);
-    if (!user.ok()) return user.error().wrap("container " + plan.name);
+    auto user = oci::ResolveImageUser(in.image.user, in.passwd, in.group);
+    if (!user.ok()) {
+      return Error("container " + plan.name + ": the image's " + user.error().message() +
+                   "; set container.user to numeric uid:gid");
+    }
     p.user = *user;
   }
 

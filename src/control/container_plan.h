@@ -63,7 +63,4 @@ struct ContainerSpecInputs {
 // what to change in the YAML ("no command: the image has neither Entrypoint nor Cmd; set container.command").
 Result<oci::Spec> BuildContainerSpec(const ContainerPlan& plan, const ContainerSpecInputs& in);
 
-// "1000", "1000:1000", "www", "www:staff" against passwd/group text. Empty user = root.
-Result<oci::User> ResolveImageUser(const std::string& user, const std::string& passwd, const std::string& group);
-
 }  // namespace cloudlet

@@ -31,6 +31,7 @@
 #include "image/import.h"
 #include "image/rootfs.h"
 #include "image/unpack.h"
+#include "oci/image_user.h"
 #include "oci/runtime_spec.h"
 
 namespace cloudlet::image {
@@ -463,81 +464,24 @@ Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleane
 
 // ---------------------------------------------------------------- users
 
-struct UserIds {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-};
-
-bool ParseId(std::string_view s, uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > UINT32_MAX) return false;
-  *out = static_cast<uint32_t>(v);
-  return true;
-}
-
-// Lines of /etc/passwd or /etc/group in the image (empty when the image has none).
-std::vector<std::vector<std::string>> ReadDb(int root_fd, const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  if (root_fd < 0) return rows;
-  UniqueFd fd(OpenInRoot(root_fd, path, O_RDONLY));
-  if (!fd.valid()) return rows;
+// A text file of the image (its /etc/passwd or /etc/group), read inside the rootfs; "" when there is none or
+// `root_fd` < 0 (a scratch image with no layer yet). At most 4 MiB.
+std::string ReadImageFile(int root_fd, const std::string& path) {
   std::string text;
+  if (root_fd < 0) return text;
+  UniqueFd fd(OpenInRoot(root_fd, path, O_RDONLY));
+  if (!fd.valid()) return text;
   char buf[8192];
   ssize_t n;
   while ((n = ::read(fd.get(), buf, sizeof buf)) > 0 && text.size() < (4 << 20)) text.append(buf, n);
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    std::stringstream ls(line);
-    std::string f;
-    while (std::getline(ls, f, ':')) fields.push_back(f);
-    if (fields.size() >= 3) rows.push_back(std::move(fields));
-  }
-  return rows;
+  return text;
 }
 
 // "user[:group]" (names or numbers) as ids, names looked up in the image's /etc/passwd and /etc/group.
-Result<UserIds> ResolveUser(int root_fd, const std::string& spec) {
-  UserIds ids;
-  if (spec.empty()) return ids;
-  size_t colon = spec.find(':');
-  std::string user = spec.substr(0, colon);
-  std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  auto passwd = ReadDb(root_fd, "/etc/passwd");
-  bool found = false;
-  bool numeric = ParseId(user, &ids.uid);
-  for (const auto& row : passwd) {
-    if (row.size() < 4) continue;
-    uint32_t uid = 0;
-    if ((numeric && ParseId(row[2], &uid) && uid == ids.uid) || (!numeric && row[0] == user)) {
-      if (!ParseId(row[2], &ids.uid) || !ParseId(row[3], &ids.gid)) continue;
-      found = true;
-      break;
-    }
-  }
-  if (!numeric && !found) {
-    return Error("user " + user + " is not in the image's /etc/passwd" +
-                 (root_fd < 0 ? " (a scratch image has none; use numeric ids)" : ""));
-  }
-  if (!group.empty()) {
-    if (!ParseId(group, &ids.gid)) {
-      bool gfound = false;
-      for (const auto& row : ReadDb(root_fd, "/etc/group")) {
-        if (row[0] == group && ParseId(row[2], &ids.gid)) {
-          gfound = true;
-          break;
-        }
-      }
-      if (!gfound) return Error("group " + group + " is not in the image's /etc/group");
-    }
-  }
-  return ids;
+Result<oci::User> ResolveUser(int root_fd, const std::string& spec) {
+  auto user = oci::ResolveImageUser(spec, ReadImageFile(root_fd, "/etc/passwd"), ReadImageFile(root_fd, "/etc/group"));
+  if (!user.ok() && root_fd < 0) return Error(user.error().message() + " (a scratch image has none; use numeric ids)");
+  return user;
 }
 
 // ---------------------------------------------------------------- layers and the cache
@@ -874,7 +818,7 @@ Result<StoredLayer> Builder::RunStep(const Instruction& ins) {
     p.env.insert(p.env.begin(), kDefaultPath);
   }
   p.cwd = config_.config.working_dir.empty() ? "/" : config_.config.working_dir;
-  CL_ASSIGN_OR_RETURN(UserIds user, ResolveUser(root.get(), config_.config.user));
+  CL_ASSIGN_OR_RETURN(oci::User user, ResolveUser(root.get(), config_.config.user));
   p.user.uid = user.uid;
   p.user.gid = user.gid;
   // Docker's default capabilities for build steps (package managers chown, setuid, mknod).
@@ -1098,9 +1042,9 @@ Status Builder::Metadata(const Instruction& ins) {
         // "80" or a range "8000-8010" (Docker lists each port of a range).
         uint32_t first = 0, last = 0;
         size_t dash = port.find('-');
-        bool ok = ParseId(port.substr(0, dash), &first);
+        bool ok = oci::ParseUint32(port.substr(0, dash), &first);
         last = first;
-        if (ok && dash != std::string::npos) ok = ParseId(port.substr(dash + 1), &last);
+        if (ok && dash != std::string::npos) ok = oci::ParseUint32(port.substr(dash + 1), &last);
         ok = ok && first >= 1 && first <= last && last <= 65535;
         if (!ok || (proto != "tcp" && proto != "udp" && proto != "sctp")) {
           return Error("EXPOSE " + written + ": expected PORT[-PORT][/tcp|/udp|/sctp] with ports 1-65535");

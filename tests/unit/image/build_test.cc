@@ -383,7 +383,7 @@ TEST_F(BuildTest, Errors) {
   EXPECT_EQ(BuildError("FROM scratch\nCOPY *.none /x/\n"),
             "Containerfile:2: no file in the build context matches *.none");
   EXPECT_EQ(BuildError("FROM scratch\nCOPY --chown=nobody a /x\n"),
-            "Containerfile:2: --chown=nobody: user nobody is not in the image's /etc/passwd (a scratch image has "
+            "Containerfile:2: --chown=nobody: user 'nobody' is not in the image's /etc/passwd (a scratch image has "
             "none; use numeric ids)");
   EXPECT_EQ(BuildError("FROM scratch\nRUN true\n"),
             "Containerfile:2: RUN needs a container runtime, and none was given to the builder");
