@@ -43,8 +43,9 @@ constexpr uint64_t kMaxContainerfileSize = 1 << 20;
 
 // ---------------------------------------------------------------- paths and descriptors inside a root
 
-// Lexically cleans an absolute path ("/a/./b/../c/" -> "/a/c"); ".." at the root stays at the root.
-std::string CleanAbsolute(std::string_view path) {
+// The components of `path` with "", "." and ".." resolved lexically; `climbed` (if given) is set when a ".." would
+// go above the start.
+std::vector<std::string_view> CleanComponents(std::string_view path, bool* climbed = nullptr) {
   std::vector<std::string_view> parts;
   size_t pos = 0;
   while (pos <= path.size()) {
@@ -53,14 +54,21 @@ std::string CleanAbsolute(std::string_view path) {
     std::string_view part = path.substr(pos, next - pos);
     pos = next + 1;
     if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-      continue;
+    if (part != "..") {
+      parts.push_back(part);
+    } else if (!parts.empty()) {
+      parts.pop_back();
+    } else if (climbed != nullptr) {
+      *climbed = true;
     }
-    parts.push_back(part);
   }
+  return parts;
+}
+
+// Lexically cleans an absolute path ("/a/./b/../c/" -> "/a/c"); ".." at the root stays at the root.
+std::string CleanAbsolute(std::string_view path) {
   std::string out;
-  for (auto p : parts) {
+  for (auto p : CleanComponents(path)) {
     out += '/';
     out += p;
   }
@@ -69,21 +77,9 @@ std::string CleanAbsolute(std::string_view path) {
 
 // A context-relative source path, cleaned; "" is the context itself. Refuses paths that climb out of it.
 Result<std::string> CleanSource(std::string_view src) {
-  std::vector<std::string_view> parts;
-  size_t pos = 0;
-  while (pos <= src.size()) {
-    size_t next = src.find('/', pos);
-    if (next == std::string_view::npos) next = src.size();
-    std::string_view part = src.substr(pos, next - pos);
-    pos = next + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (parts.empty()) return Error("source " + std::string(src) + " is outside the build context");
-      parts.pop_back();
-      continue;
-    }
-    parts.push_back(part);
-  }
+  bool climbed = false;
+  std::vector<std::string_view> parts = CleanComponents(src, &climbed);
+  if (climbed) return Error("source " + std::string(src) + " is outside the build context");
   std::string out;
   for (auto p : parts) {
     if (!out.empty()) out += '/';
