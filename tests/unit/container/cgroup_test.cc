@@ -713,13 +713,24 @@ int ForkThreeAndSleep() {
   return SleepForever();
 }
 
-class RealCgroupTest : public ::testing::Test {
+// Every test runs on the host's layout, and again as cgroup v2 on a hybrid host's unified hierarchy (systemd's
+// cgroup2 mount, which has no controllers): that exercises the v2 code (clone into the group, cgroup.freeze,
+// cgroup.kill, the one directory) on a host whose containers use v1. Tests needing a controller skip there.
+class RealCgroupTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root: creates groups in /sys/fs/cgroup";
     auto layout = CgroupLayout::Detect();
     ASSERT_TRUE(layout.ok()) << layout.error().message();
     layout_ = *layout;
+    if (GetParam()) {
+      if (layout_.version == CgroupVersion::kV2) GTEST_SKIP() << "a v2 host: the host layout run covers v2";
+      if (layout_.unified.empty()) GTEST_SKIP() << "a pure v1 host: no cgroup2 mount";
+      CgroupLayout unified;
+      unified.version = CgroupVersion::kV2;
+      unified.unified = layout_.unified;
+      layout_ = unified;
+    }
     parent_ = "/cloudlet-test-" + std::to_string(getpid());
     path_ = parent_ + "/" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
   }
@@ -792,7 +803,7 @@ class RealCgroupTest : public ::testing::Test {
   std::deque<Child> children_;
 };
 
-TEST_F(RealCgroupTest, PidsLimitStopsForks) {
+TEST_P(RealCgroupTest, PidsLimitStopsForks) {
   if (!Has("pids")) GTEST_SKIP() << "no pids controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -808,7 +819,7 @@ TEST_F(RealCgroupTest, PidsLimitStopsForks) {
   EXPECT_GE(forks, 1);
 }
 
-TEST_F(RealCgroupTest, MemoryLimitOomKills) {
+TEST_P(RealCgroupTest, MemoryLimitOomKills) {
   if (!Has("memory")) GTEST_SKIP() << "no memory controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -835,7 +846,7 @@ TEST_F(RealCgroupTest, MemoryLimitOomKills) {
   EXPECT_TRUE(stats.memory_current.has_value());
 }
 
-TEST_F(RealCgroupTest, CpusetPinsToCpu0) {
+TEST_P(RealCgroupTest, CpusetPinsToCpu0) {
   if (!Has("cpuset")) GTEST_SKIP() << "no cpuset controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -850,7 +861,7 @@ TEST_F(RealCgroupTest, CpusetPinsToCpu0) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "child not pinned to CPU 0";
 }
 
-TEST_F(RealCgroupTest, CpuSharesAndQuota) {
+TEST_P(RealCgroupTest, CpuSharesAndQuota) {
   if (!Has("cpu")) GTEST_SKIP() << "no cpu controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -871,7 +882,7 @@ TEST_F(RealCgroupTest, CpuSharesAndQuota) {
   }
 }
 
-TEST_F(RealCgroupTest, DeviceRulesV1) {
+TEST_P(RealCgroupTest, DeviceRulesV1) {
   if (layout_.version != CgroupVersion::kV1 || !Has("devices")) GTEST_SKIP() << "no v1 devices controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -882,7 +893,7 @@ TEST_F(RealCgroupTest, DeviceRulesV1) {
   EXPECT_EQ(ReadText(cg_->Dir("devices") + "/devices.list"), "c 1:3 rwm\n");
 }
 
-TEST_F(RealCgroupTest, BadValueNamesFileAndErrno) {
+TEST_P(RealCgroupTest, BadValueNamesFileAndErrno) {
   if (!Has("cpuset")) GTEST_SKIP() << "no cpuset controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   oci::Resources r;
@@ -893,7 +904,7 @@ TEST_F(RealCgroupTest, BadValueNamesFileAndErrno) {
   EXPECT_EQ(st.message(), "write " + cg_->Dir("cpuset") + "/cpuset.cpus: Invalid argument");
 }
 
-TEST_F(RealCgroupTest, FreezeAndThawASleepingChild) {
+TEST_P(RealCgroupTest, FreezeAndThawASleepingChild) {
   if (layout_.version == CgroupVersion::kV1 && !Has("freezer")) GTEST_SKIP() << "no freezer controller";
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   Child& c = Start(SleepForever);
@@ -916,7 +927,7 @@ TEST_F(RealCgroupTest, FreezeAndThawASleepingChild) {
 }
 
 // The runtime's way into a group: a child joins through files its parent opened (v1), or is cloned into it (v2).
-TEST_F(RealCgroupTest, ChildJoinsItselfOrIsClonedIntoTheGroup) {
+TEST_P(RealCgroupTest, ChildJoinsItselfOrIsClonedIntoTheGroup) {
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   pid_t pid = -1;
   int gate[2];
@@ -961,7 +972,7 @@ TEST_F(RealCgroupTest, ChildJoinsItselfOrIsClonedIntoTheGroup) {
   EXPECT_FALSE(Cgroup::Open(layout_, path_, "unused").ok());
 }
 
-TEST_F(RealCgroupTest, DestroyRemovesNestedGroups) {
+TEST_P(RealCgroupTest, DestroyRemovesNestedGroups) {
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   std::vector<std::string> nested;
   if (layout_.version == CgroupVersion::kV2) {
@@ -980,7 +991,7 @@ TEST_F(RealCgroupTest, DestroyRemovesNestedGroups) {
   EXPECT_FALSE(Cgroup::Open(layout_, path_, "unused").ok());
 }
 
-TEST_F(RealCgroupTest, DestroyKillsEverythingAndRemovesTheGroup) {
+TEST_P(RealCgroupTest, DestroyKillsEverythingAndRemovesTheGroup) {
   ASSERT_NO_FATAL_FAILURE(CreateGroup());
   Child& c = Start(ForkThreeAndSleep);
   ASSERT_GT(c.pid, 0);
@@ -1004,6 +1015,11 @@ TEST_F(RealCgroupTest, DestroyKillsEverythingAndRemovesTheGroup) {
   auto reopened = Cgroup::Open(layout_, path_, "unused");
   EXPECT_FALSE(reopened.ok());
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, RealCgroupTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return std::string(info.param ? "V2OnUnifiedHierarchy" : "HostLayout");
+                         });
 
 }  // namespace
 }  // namespace cloudlet::container
