@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "base/fd.h"
+#include "base/path.h"
 #include "image/containerfile.h"
 #include "image/import.h"
 #include "image/rootfs.h"
@@ -43,35 +44,9 @@ constexpr uint64_t kMaxContainerfileSize = 1 << 20;
 
 // ---------------------------------------------------------------- paths and descriptors inside a root
 
-// The components of `path` with "", "." and ".." resolved lexically; `climbed` (if given) is set when a ".." would
-// go above the start.
-std::vector<std::string_view> CleanComponents(std::string_view path, bool* climbed = nullptr) {
-  std::vector<std::string_view> parts;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t next = path.find('/', pos);
-    if (next == std::string_view::npos) next = path.size();
-    std::string_view part = path.substr(pos, next - pos);
-    pos = next + 1;
-    if (part.empty() || part == ".") continue;
-    if (part != "..") {
-      parts.push_back(part);
-    } else if (!parts.empty()) {
-      parts.pop_back();
-    } else if (climbed != nullptr) {
-      *climbed = true;
-    }
-  }
-  return parts;
-}
-
 // Lexically cleans an absolute path ("/a/./b/../c/" -> "/a/c"); ".." at the root stays at the root.
 std::string CleanAbsolute(std::string_view path) {
-  std::string out;
-  for (auto p : CleanComponents(path)) {
-    out += '/';
-    out += p;
-  }
+  std::string out = JoinComponents(CleanComponents(path), true);
   return out.empty() ? "/" : out;
 }
 
@@ -80,12 +55,7 @@ Result<std::string> CleanSource(std::string_view src) {
   bool climbed = false;
   std::vector<std::string_view> parts = CleanComponents(src, &climbed);
   if (climbed) return Error("source " + std::string(src) + " is outside the build context");
-  std::string out;
-  for (auto p : parts) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
-  return out;
+  return JoinComponents(parts, false);
 }
 
 // openat2 relative to `root_fd` with every path component (symlinks included) resolved inside the root.

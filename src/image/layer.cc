@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "base/path.h"
 
 namespace cloudlet::image {
 namespace {
@@ -69,26 +70,9 @@ std::pair<std::string_view, std::string_view> SplitLast(std::string_view path) {
 // Lexically cleans a tar entry path: leading "/" and "." components are dropped (an absolute path is confined to the
 // target, as tar does), ".." removes the previous component and may never climb above the target.
 Result<std::string> NormalizeEntryPath(std::string_view raw) {
-  std::vector<std::string_view> parts;
-  size_t pos = 0;
-  while (pos <= raw.size()) {
-    size_t next = raw.find('/', pos);
-    if (next == std::string_view::npos) next = raw.size();
-    std::string_view part = raw.substr(pos, next - pos);
-    pos = next + 1;
-    if (part.empty() || part == ".") continue;
-    if (part == "..") {
-      if (parts.empty()) return Error("path \"" + std::string(raw) + "\" escapes the target directory");
-      parts.pop_back();
-      continue;
-    }
-    parts.push_back(part);
-  }
-  std::string out;
-  for (std::string_view p : parts) {
-    if (!out.empty()) out += '/';
-    out += p;
-  }
+  bool climbed = false;
+  std::string out = JoinComponents(CleanComponents(raw, &climbed), false);
+  if (climbed) return Error("path \"" + std::string(raw) + "\" escapes the target directory");
   if (out.size() > kMaxPathLen) return Error("path \"" + out.substr(0, 64) + "...\" is longer than 4096 bytes");
   return out;
 }
