@@ -75,12 +75,8 @@ Result<UniqueFd> MakeDirsInRoot(int root_fd, const std::string& path, uint32_t u
   UniqueFd dir(OpenInRoot(root_fd, "/", O_RDONLY | O_DIRECTORY));
   if (!dir.valid()) return ErrnoError("open the image's root");
   std::string prefix;
-  size_t pos = 1;
-  while (pos < clean.size()) {
-    size_t next = clean.find('/', pos);
-    if (next == std::string::npos) next = clean.size();
-    std::string name = clean.substr(pos, next - pos);
-    pos = next + 1;
+  for (std::string_view component : CleanComponents(clean)) {
+    const std::string name(component);
     prefix += "/" + name;
     UniqueFd sub(OpenInRoot(root_fd, prefix, O_RDONLY | O_DIRECTORY));
     if (!sub.valid() && errno == ENOENT) {
@@ -399,12 +395,8 @@ Result<std::vector<std::string>> MatchSources(int ctx, const std::string& cleane
     return std::vector<std::string>{cleaned};
   }
   std::vector<std::string> current = {""};
-  size_t pos = 0;
-  while (pos <= cleaned.size()) {
-    size_t next = cleaned.find('/', pos);
-    if (next == std::string::npos) next = cleaned.size();
-    std::string part = cleaned.substr(pos, next - pos);
-    pos = next + 1;
+  for (std::string_view component : CleanComponents(cleaned)) {
+    const std::string part(component);
     std::vector<std::string> matched;
     for (const std::string& base : current) {
       if (!HasGlob(part)) {
